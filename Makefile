@@ -1,0 +1,48 @@
+# Pitwall — `make run` starts the whole stack with simulated cars; `make test` runs the suite.
+# Both set up everything they need on a fresh Debian bookworm / Raspberry Pi OS machine.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat services/pyproject.toml | md5sum | cut -c1-8)
+DATA := $(CURDIR)/var
+export PITWALL_DATA_DIR ?= $(DATA)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run test test-fast bench lint settings-doc clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): services/pyproject.toml services/scripts/install-system-deps.sh
+	services/scripts/install-system-deps.sh
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e 'services[test]'
+	rm -f $(VENV)/.installed-*; touch $@
+
+setup: $(STAMP) ## create .venv and install system and Python packages
+
+run: setup ## start the whole stack with simulated cars (Ctrl-C stops it)
+	$(BIN)/pitwall up
+
+test: setup ## run the full test suite (real Mosquitto, SQLite, MockFactory)
+	$(BIN)/pytest
+
+test-fast: setup ## the pure core's tests only (seconds)
+	$(BIN)/pytest tests/core
+
+bench: setup ## benchmarks: print figures, save JSON under bench-results/
+	$(BIN)/python tests/bench/run_all.py
+
+lint: setup ## ruff over the services and tests
+	$(BIN)/ruff check services tests
+
+settings-doc: setup ## regenerate the settings table in docs/settings.md
+	$(BIN)/python -m pitwall.settings_doc
+
+clean: ## remove the virtual environment and development data
+	rm -rf $(VENV) $(DATA) bench-results tests/artifacts

@@ -1,0 +1,251 @@
+"""The MQTT contract: every topic name and payload type, in one place.
+
+Payloads are JSON objects on the wire, typed here as msgspec structs. Inbound structs
+(passes, commands) reject unknown fields, so an out-of-contract message is reported
+instead of half-understood. Times are integers of CLOCK_MONOTONIC nanoseconds (``*_ns``)
+on the Pi's clock; ``*_ms`` fields are derived conveniences for displays.
+
+``docs/mqtt.md`` documents each topic with an example; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+QOS = 1  # every topic: at-least-once; the lap service de-duplicates passes
+
+PassSource = Literal["gpio", "decoder", "ir", "sim", "replay", "manual"]
+Phase = Literal["idle", "ready", "starting", "running", "finishing", "finished", "stopped",
+                "aborted"]
+Flag = Literal["none", "green", "yellow", "red", "chequered"]
+Mode = Literal["practice", "qualifying", "laps", "timed"]
+EntrantKey = Literal["car", "lane"]
+FirstCrossing = Literal["counts", "starts"]
+
+LaneNo = Annotated[int, Meta(ge=1, le=64)]
+CarId = Annotated[int, Meta(ge=0, le=255)]
+Nanos = Annotated[int, Meta(ge=0)]
+
+
+class Topics:
+    """Topic names under one configurable root (default ``pitwall``)."""
+
+    def __init__(self, root: str = "pitwall") -> None:
+        self.root = root
+        self.lane_pass_all = f"{root}/lane/+/pass"
+        self.race_state = f"{root}/race/state"
+        self.race_lap = f"{root}/race/lap"
+        self.race_command = f"{root}/race/command"
+        self.race_reply = f"{root}/race/reply"
+        self.lights_state = f"{root}/lights/state"
+        self.errors = f"{root}/errors"
+
+    def lane_pass(self, lane: int) -> str:
+        return f"{self.root}/lane/{lane}/pass"
+
+    def lane_of(self, topic: str) -> int | None:
+        """The lane number in a ``{root}/lane/{lane}/pass`` topic, or None."""
+        parts = topic.split("/")
+        if len(parts) >= 3 and parts[-1] == "pass" and parts[-3] == "lane":
+            try:
+                return int(parts[-2])
+            except ValueError:
+                return None
+        return None
+
+    def status(self, service: str) -> str:
+        return f"{self.root}/status/{service}"
+
+
+# Availability payloads on {root}/status/{service} (retained; "offline" is the last will).
+ONLINE = b"online"
+OFFLINE = b"offline"
+
+
+class _Inbound(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class _Outbound(msgspec.Struct, kw_only=True):
+    pass
+
+
+# ---------------------------------------------------------------- lane/{lane}/pass
+class Pass(_Inbound, kw_only=True):
+    """A car crossed a lane's sensor at ``t_ns`` (the edge's kernel timestamp)."""
+
+    lane: LaneNo
+    car: CarId | None = None
+    t_ns: Nanos
+    source: PassSource = "gpio"
+
+
+# ---------------------------------------------------------------- race/command
+class EntrantSpec(_Inbound, kw_only=True):
+    car: CarId | None = None
+    lane: LaneNo | None = None
+    driver: Annotated[str, Meta(max_length=60)] = ""
+
+
+class _Command(_Inbound, tag_field="cmd", kw_only=True):
+    # Optional request id, echoed on race/reply so a client can match its answer.
+    id: Annotated[str, Meta(max_length=64)] | None = None
+
+
+class Setup(_Command, tag="setup", kw_only=True):
+    mode: Mode = "laps"
+    laps: Annotated[int, Meta(ge=1, le=100_000)] | None = None
+    duration_s: Annotated[int, Meta(ge=1, le=7 * 24 * 3600)] | None = None
+    entrant: EntrantKey | None = None
+    min_lap_ms: Annotated[int, Meta(ge=0, le=3_600_000)] | None = None
+    first_crossing: FirstCrossing | None = None
+    name: Annotated[str, Meta(max_length=80)] = ""
+    entrants: Annotated[list[EntrantSpec], Meta(max_length=64)] = []
+
+
+class Start(_Command, tag="start", kw_only=True):
+    pass
+
+
+class Yellow(_Command, tag="yellow", kw_only=True):
+    pass
+
+
+class Green(_Command, tag="green", kw_only=True):
+    pass
+
+
+class Red(_Command, tag="red", kw_only=True):
+    pass
+
+
+class Finish(_Command, tag="finish", kw_only=True):
+    pass
+
+
+class Abort(_Command, tag="abort", kw_only=True):
+    pass
+
+
+class Reinstate(_Command, tag="reinstate", kw_only=True):
+    """Count a crossing that was marked suspect (or deleted); the race is re-scored."""
+
+    pass_id: Annotated[int, Meta(ge=1)]
+
+
+class Delete(_Command, tag="delete", kw_only=True):
+    """Ignore a false crossing; the race is re-scored."""
+
+    pass_id: Annotated[int, Meta(ge=1)]
+
+
+Command = Setup | Start | Yellow | Green | Red | Finish | Abort | Reinstate | Delete
+
+
+class Reply(_Outbound, kw_only=True):
+    """race/reply: the lap service's answer to one command."""
+
+    id: str | None
+    cmd: str
+    ok: bool
+    error: str | None = None
+    race_id: int | None = None
+
+
+# ---------------------------------------------------------------- race/lap
+class LapEvent(_Outbound, kw_only=True):
+    """A counted lap, or a suspect crossing (``suspect`` true, not counted)."""
+
+    race_id: int
+    entrant: int
+    lap: int
+    lap_ns: int
+    lap_ms: float
+    t_ns: int
+    suspect: bool
+    pass_id: int
+
+
+# ---------------------------------------------------------------- race/state
+class Standing(_Outbound, kw_only=True):
+    position: int
+    entrant: int
+    driver: str
+    laps: int
+    last_ms: float | None
+    best_ms: float | None
+    gap_ms: float | None
+    gap_laps: int
+    finished: bool
+    last_t_ns: int | None
+    jump_start: bool
+
+
+class Lights(_Outbound, kw_only=True):
+    """The planned start sequence, on the service's monotonic clock."""
+
+    red_ns: list[int]
+    green_ns: int
+
+
+class RaceState(_Outbound, kw_only=True):
+    race_id: int | None
+    name: str = ""
+    phase: Phase
+    mode: Mode | None = None
+    laps: int | None = None
+    duration_s: int | None = None
+    entrant: EntrantKey | None = None
+    min_lap_ms: int | None = None
+    first_crossing: FirstCrossing | None = None
+    start_ns: int | None = None
+    ends_ns: int | None = None
+    flag: Flag = "none"
+    lights: Lights | None = None
+    now_ns: int
+    standings: list[Standing] = []
+
+
+# ---------------------------------------------------------------- lights/state
+class LightsState(_Outbound, kw_only=True):
+    reds: Annotated[int, Meta(ge=0, le=5)]
+    green: bool
+    flag: Flag
+    power: bool
+    plan: Lights | None = None
+    now_ns: int
+
+
+# ---------------------------------------------------------------- errors
+class ErrorReport(_Outbound, kw_only=True):
+    """errors: a message that was rejected, and why."""
+
+    service: str
+    topic: str
+    reason: str
+    payload: str
+
+
+_encoder = msgspec.json.Encoder()
+_pass_decoder = msgspec.json.Decoder(Pass)
+_command_decoder = msgspec.json.Decoder(Command)
+
+
+def encode(obj: msgspec.Struct) -> bytes:
+    return _encoder.encode(obj)
+
+
+def decode_pass(data: bytes) -> Pass:
+    """Raise msgspec.DecodeError / ValidationError on anything out of contract."""
+    return _pass_decoder.decode(data)
+
+
+def decode_command(data: bytes) -> Command:
+    return _command_decoder.decode(data)
+
+
+def decode(data: bytes, kind: type):
+    return msgspec.json.decode(data, type=kind)

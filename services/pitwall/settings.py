@@ -1,0 +1,253 @@
+"""Settings: one TOML file, validated, with environment overrides.
+
+Every process reads the same settings. The file is found in this order:
+``--config`` on the command line, ``$PITWALL_CONFIG``, ``/etc/pitwall/pitwall.toml``;
+with none of them the defaults below apply. Unknown keys are errors, so a typo never
+silently falls back to a default.
+
+Any scalar setting can be overridden from the environment as ``PITWALL_`` plus its
+name in upper case, sections joined by ``_``: ``[mqtt] port`` is ``PITWALL_MQTT_PORT``,
+top-level ``data_dir`` is ``PITWALL_DATA_DIR``. Lists (``[[lanes]]``) come from the
+file only.
+
+``pitwall settings`` prints every setting with its description and effective value.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+SYSTEM_CONFIG = Path("/etc/pitwall/pitwall.toml")
+ENV_PREFIX = "PITWALL_"
+
+
+class SettingsError(Exception):
+    """The settings file or an environment override is invalid."""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class MqttSettings(_Section):
+    host: Annotated[str, Meta(description="Broker host. Mosquitto listens on localhost only.")] = (
+        "127.0.0.1"
+    )
+    port: Annotated[int, Meta(ge=1, le=65535, description="Broker TCP port.")] = 1883
+    topic_root: Annotated[
+        str, Meta(pattern=r"^[^#+/]+(/[^#+/]+)*$", description="First level of every topic.")
+    ] = "pitwall"
+    keepalive_s: Annotated[int, Meta(ge=5, description="MQTT keep-alive in seconds.")] = 15
+    session_expiry_s: Annotated[
+        int,
+        Meta(ge=60, description="How long the broker keeps a persistent session (and its "
+             "queued passes) while the lap service is away."),
+    ] = 7 * 24 * 3600
+
+
+class ApiSettings(_Section):
+    host: Annotated[str, Meta(description="Address the web server binds to.")] = "0.0.0.0"
+    port: Annotated[int, Meta(ge=1, le=65535, description="Web server port.")] = 8080
+
+
+class RaceDefaults(_Section):
+    """Defaults for a race set up without these fields."""
+
+    min_lap_ms: Annotated[
+        int, Meta(ge=0, description="Crossings closer than this to the previous counted one "
+                  "are kept but marked suspect.")
+    ] = 2000
+    first_crossing: Annotated[
+        Literal["counts", "starts"],
+        Meta(description="'counts': lap 1 is timed from green; 'starts': the first "
+             "crossing only starts timing."),
+    ] = "counts"
+    entrant: Annotated[
+        Literal["car", "lane"], Meta(description="Entrants are keyed by car ID or by lane.")
+    ] = "car"
+    start_lead_ms: Annotated[
+        int, Meta(ge=0, description="Delay between the start command and the first red light.")
+    ] = 1000
+    hold_min_ms: Annotated[
+        int, Meta(ge=0, description="Shortest random hold after the fifth red light.")
+    ] = 500
+    hold_max_ms: Annotated[
+        int, Meta(ge=0, description="Longest random hold after the fifth red light.")
+    ] = 3000
+    yellow_grace_ms: Annotated[
+        int, Meta(ge=0, description="Laps still count this long after a yellow flag.")
+    ] = 2000
+    yellow_clock: Annotated[
+        Literal["runs", "paused"],
+        Meta(description="Whether a timed race's clock runs or pauses under yellow."),
+    ] = "runs"
+
+
+class LaneSettings(_Section, kw_only=True):
+    """One lane sensor. ``pitwall lane --lane N`` reads the entry with ``lane = N``."""
+
+    lane: Annotated[int, Meta(ge=1, description="Lane number (1 is the first lane).")]
+    mode: Annotated[
+        Literal["beam", "decoder", "ir"],
+        Meta(description="'beam': break-beam or reed, one pass per edge; 'decoder': "
+             "ZoomRoom-style decoder board; 'ir': digital car IDs from IR blink periods."),
+    ] = "beam"
+    pin: Annotated[
+        int, Meta(ge=0, le=53, description="BCM pin of the sensor (FLAG line in decoder mode).")
+    ]
+    active_low: Annotated[
+        bool, Meta(description="Sensor pulls the line low when a car passes (pull-up on).")
+    ] = True
+    id_pins: Annotated[
+        list[int], Meta(description="Decoder mode: BCM pins of car-ID bits b1, b2, b3.")
+    ] = []
+    hshake_pin: Annotated[
+        int | None, Meta(description="Decoder mode: BCM pin pulsed to acknowledge a car.")
+    ] = None
+    hshake_ms: Annotated[
+        float, Meta(gt=0, description="Decoder mode: length of the HSHAKE pulse.")
+    ] = 1.0
+    ir_system: Annotated[
+        Literal["carrera", "scalextric"], Meta(description="IR mode: blink-period scheme.")
+    ] = "carrera"
+    ir_tolerance_us: Annotated[
+        float, Meta(gt=0, description="IR mode: how far a period may be from the nominal one.")
+    ] = 12.0
+    ir_holdoff_ms: Annotated[
+        float, Meta(ge=0, description="IR mode: after reporting a car, ignore it this long.")
+    ] = 300.0
+
+
+class Settings(_Section):
+    data_dir: Annotated[
+        str, Meta(description="Folder for the race database and other state.")
+    ] = "/var/lib/pitwall"
+    database_url: Annotated[
+        str, Meta(description="Empty for SQLite in data_dir, or a peewee URL such as "
+                  "postgresql://user@host/pitwall for multi-track setups.")
+    ] = ""
+    director_pin: Annotated[
+        str, Meta(description="Director's PIN for writes. Generated per device when empty.")
+    ] = ""
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"], Meta(description="Log verbosity.")
+    ] = "INFO"
+    mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
+    api: ApiSettings = msgspec.field(default_factory=ApiSettings)
+    race: RaceDefaults = msgspec.field(default_factory=RaceDefaults)
+    lanes: Annotated[
+        list[LaneSettings], Meta(description="Lane sensors, one [[lanes]] table each.")
+    ] = []
+
+    def lane(self, number: int) -> LaneSettings:
+        for lane in self.lanes:
+            if lane.lane == number:
+                return lane
+        raise SettingsError(
+            f"lane {number} is not configured: add a [[lanes]] table with lane = {number}"
+        )
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.data_dir) / "pitwall.db"
+
+
+def config_path(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The settings file to read, or None for pure defaults."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("PITWALL_CONFIG"):
+        return Path(os.environ["PITWALL_CONFIG"])
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else None
+
+
+def env_overrides(environ: dict[str, str] | os._Environ = os.environ) -> dict[str, Any]:
+    """Nested dict of the ``PITWALL_*`` variables that name a scalar setting."""
+    out: dict[str, Any] = {}
+    for path in _scalar_paths(Settings):
+        name = ENV_PREFIX + "_".join(path).upper()
+        if name in environ:
+            node = out
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = environ[name]
+    return out
+
+
+def load(path: str | os.PathLike | None = None, environ=os.environ) -> Settings:
+    """Read, merge and validate the settings. Raises SettingsError with a clear message."""
+    file = config_path(path)
+    data: dict[str, Any] = {}
+    if file is not None:
+        try:
+            data = tomllib.loads(file.read_text())
+        except FileNotFoundError:
+            raise SettingsError(f"settings file not found: {file}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{file}: not valid TOML: {exc}") from None
+    _merge(data, env_overrides(environ))
+    try:
+        # strict=False lets environment strings become ints, floats and booleans.
+        return msgspec.convert(data, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        where = file or "defaults"
+        raise SettingsError(f"{where} (with PITWALL_* overrides): {exc}") from None
+
+
+def describe() -> list[tuple[str, str, Any, str]]:
+    """(env name, dotted name, default, description) for every scalar setting."""
+    rows = []
+    for path in _scalar_paths(Settings):
+        struct, field = _field_at(path)
+        rows.append(
+            (ENV_PREFIX + "_".join(path).upper(), ".".join(path), field.default,
+             _description(struct, path[-1]))
+        )
+    return rows
+
+
+def _merge(base: dict, extra: dict) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _scalar_paths(struct: type, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for field in msgspec.structs.fields(struct):
+        if isinstance(field.default, _Section):
+            continue
+        if field.default_factory is not msgspec.NODEFAULT and isinstance(
+            field.default_factory(), _Section
+        ):
+            paths += _scalar_paths(type(field.default_factory()), prefix + (field.name,))
+        elif field.default_factory is msgspec.NODEFAULT or not isinstance(
+            field.default_factory(), list
+        ):
+            paths.append(prefix + (field.name,))
+    return paths
+
+
+def _field_at(path: tuple[str, ...]):
+    struct: type = Settings
+    for key in path[:-1]:
+        field = next(f for f in msgspec.structs.fields(struct) if f.name == key)
+        struct = type(field.default_factory())
+    return struct, next(f for f in msgspec.structs.fields(struct) if f.name == path[-1])
+
+
+def _description(struct: type, name: str) -> str:
+    hint = typing.get_type_hints(struct, include_extras=True)[name]
+    for extra in getattr(hint, "__metadata__", ()):
+        if isinstance(extra, Meta) and extra.description:
+            return extra.description
+    return ""

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the Debian packages the development stack and the test suite need.
+# Idempotent: does nothing when everything is present. Used by `make run` / `make test`.
+set -euo pipefail
+
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+
+[ ${#need[@]} -eq 0 ] && exit 0
+
+echo "Installing Debian packages: ${need[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "error: need root (or sudo) to install: ${need[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+# Debian starts the packaged broker on port 1883; the stack and the tests start their own
+# private broker, so the packaged one is left as the system administrator configured it.

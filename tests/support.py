@@ -1,0 +1,148 @@
+"""Test helpers: an MQTT recorder, settings files, and real service processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from paho.mqtt.client import CallbackAPIVersion, Client
+from paho.mqtt.enums import MQTTProtocolVersion
+
+from pitwall import contract
+from pitwall.settings import Settings
+
+
+def write_config(path: Path, data: dict[str, Any]) -> Path:
+    """Write a settings dict as TOML (the subset the settings use)."""
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return repr(v)
+
+    top, tables, arrays = [], [], []
+    for key, v in data.items():
+        if isinstance(v, dict):
+            tables.append(f"[{key}]\n" + "".join(f"{k} = {value(x)}\n" for k, x in v.items()))
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            for item in v:
+                arrays.append(f"[[{key}]]\n" + "".join(
+                    f"{k} = {value(x)}\n" for k, x in item.items()))
+        else:
+            top.append(f"{key} = {value(v)}\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(top) + "\n" + "\n".join(tables + arrays))
+    return path
+
+
+class MqttProbe:
+    """Subscribes to everything under the settings' topic root and records it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.topics = contract.Topics(settings.mqtt.topic_root)
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._cond = threading.Condition()
+        self.client = Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}",
+                             protocol=MQTTProtocolVersion.MQTTv5)
+        self.client.max_queued_messages_set(0)
+        connected = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: (
+            c.subscribe(f"{self.topics.root}/#", qos=1), connected.set())
+        self.client.on_message = self._on_message
+        self.client.connect(settings.mqtt.host, settings.mqtt.port)
+        self.client.loop_start()
+        assert connected.wait(5), "probe could not connect to the broker"
+        time.sleep(0.05)  # let the subscription settle
+
+    def _on_message(self, client, userdata, msg) -> None:
+        with self._cond:
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+            self._cond.notify_all()
+
+    def publish(self, topic: str, payload: bytes | msgspec.Struct, retain: bool = False):
+        if isinstance(payload, msgspec.Struct):
+            payload = contract.encode(payload)
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        info.wait_for_publish(5)
+        return info
+
+    def on(self, topic: str) -> list[bytes]:
+        with self._cond:
+            return [p for t, p, _ in self.messages if t == topic]
+
+    def decoded(self, topic: str, kind: type) -> list:
+        return [msgspec.json.decode(p, type=kind) for p in self.on(topic)]
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0,
+                 what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                result = predicate()
+                if result:
+                    return result
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+                self._cond.wait(min(left, 0.1))
+
+    def last_state(self) -> contract.RaceState | None:
+        states = self.on(self.topics.race_state)
+        return msgspec.json.decode(states[-1], type=contract.RaceState) if states else None
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class ServiceProcess:
+    """A real ``pitwall`` subcommand in its own process (so it can be killed with -9)."""
+
+    def __init__(self, config: Path, *args: str, log: Path | None = None) -> None:
+        self.args = [sys.executable, "-m", "pitwall", "--config", str(config), *args]
+        self.log_path = log or config.parent / f"{args[0]}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> ServiceProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PITWALL_")}
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=env)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, like a power cut to the process."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(5)
+
+    def stop(self) -> int | None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+        return self.proc.returncode if self.proc else None
+
+    def alive(self) -> bool:
+        return bool(self.proc) and self.proc.poll() is None
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
