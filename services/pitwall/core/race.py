@@ -1,0 +1,171 @@
+"""A race: its configuration, start plan, control log and pass log, scored live.
+
+Passes usually arrive in time order and are scored incrementally. A pass that arrives
+after a later event (lanes publish independently; a command was stamped in between) or a
+director's edit triggers a re-score of the whole log, so the live result is always the
+result of scoring the log in time order.
+
+>>> from pitwall.core import Race, RaceConfig, Crossing, SECOND
+>>> race = Race(RaceConfig(mode="laps", laps=2, entrant="lane", min_lap_ns=SECOND))
+>>> race.start(now_ns=0, lead_ns=0, hold_ns=SECOND).green_ns
+5000000000
+>>> race.add(Crossing(1, lane=1, car=None, t_ns=9 * SECOND)).kind.value
+'lap'
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+
+from pitwall.core.classification import classify
+from pitwall.core.scoring import Scorer, score
+from pitwall.core.start import lights_at, plan_start
+from pitwall.core.types import (
+    Control,
+    ControlKind,
+    Crossing,
+    Outcome,
+    RaceConfig,
+    RaceError,
+    Standing,
+    StartPlan,
+)
+
+
+class Race:
+    def __init__(
+        self,
+        config: RaceConfig,
+        plan: StartPlan | None = None,
+        controls: Iterable[Control] = (),
+        crossings: Iterable[Crossing] = (),
+    ) -> None:
+        """A race, optionally restored from its stored logs."""
+        self.config = config
+        self.plan = plan
+        self.controls: list[Control] = sorted(controls, key=lambda c: c.t_ns)
+        self._crossings: dict[int, Crossing] = {c.id: c for c in crossings}
+        self._order: list[tuple[int, int]] = sorted((c.t_ns, c.id) for c in
+                                                    self._crossings.values())
+        self._rescore()
+
+    # ------------------------------------------------------------------ commands
+    def start(self, now_ns: int, lead_ns: int, hold_ns: int) -> StartPlan:
+        if self.plan is not None:
+            raise RaceError("the race has already been started")
+        self.plan = plan_start(now_ns, lead_ns, hold_ns)
+        self._rescore()  # passes logged before the start become pre-start or jump starts
+        return self.plan
+
+    def control(self, kind: ControlKind, now_ns: int) -> None:
+        """Apply a flag or end command at ``now_ns`` after checking it fits the phase."""
+        phase = self.phase_at(now_ns)
+        flag = self.flag_at(now_ns)
+        ended = phase in ("finished", "aborted")
+        if kind is ControlKind.ABORT:
+            if phase == "aborted":
+                raise RaceError("the race was already aborted")
+        elif ended:
+            raise RaceError(f"the race is {phase}")
+        elif self.plan is None or now_ns < self.plan.green_ns:
+            raise RaceError(f"'{kind.value}' needs a started race (the race is {phase})")
+        elif kind is ControlKind.GREEN and flag not in ("yellow", "red"):
+            raise RaceError("green resumes after a yellow or red flag; none is out")
+        elif kind is ControlKind.YELLOW and flag in ("yellow", "red"):
+            raise RaceError(f"a {flag} flag is already out")
+        elif kind is ControlKind.RED and flag == "red":
+            raise RaceError("the red flag is already out")
+        ctl = Control(kind, now_ns)
+        self.controls.append(ctl)
+        # At an equal nanosecond the re-score puts controls first: stay identical to it.
+        if now_ns > self._scorer.last_t:
+            self._scorer.control(ctl)
+        else:
+            self.controls.sort(key=lambda c: c.t_ns)
+            self._rescore()
+
+    def add(self, crossing: Crossing) -> Outcome:
+        """Log and score a crossing. Out-of-order arrivals re-score the race."""
+        self._crossings[crossing.id] = crossing
+        key = (crossing.t_ns, crossing.id)
+        in_order = not self._order or key > self._order[-1]
+        if in_order and crossing.t_ns >= self._scorer.last_t:
+            self._order.append(key)
+            return self._scorer.crossing(crossing)
+        bisect.insort(self._order, key)
+        self._rescore()
+        return self._scorer.outcomes[crossing.id]
+
+    def override(self, pass_id: int, mode: str | None) -> None:
+        """The director's edit of one crossing ("count", "ignore" or None); re-scores."""
+        old = self._crossings.get(pass_id)
+        if old is None:
+            raise RaceError(f"pass {pass_id} is not part of this race")
+        self._crossings[pass_id] = Crossing(old.id, old.lane, old.car, old.t_ns, mode)
+        self._rescore()
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def outcomes(self) -> dict[int, Outcome]:
+        return self._scorer.outcomes
+
+    @property
+    def crossings(self) -> list[Crossing]:
+        return [self._crossings[i] for _, i in self._order]
+
+    def standings(self) -> list[Standing]:
+        return classify(self.config, list(self._scorer.entrants.values()))
+
+    def phase_at(self, now_ns: int) -> str:
+        s = self._scorer
+        if s.aborted:
+            return "aborted"
+        if s.ended_at is not None or s.all_finished():
+            return "finished"
+        if self.plan is None:
+            return "ready"
+        if now_ns < self.plan.green_ns:
+            return "starting"
+        if s.caution_since is not None and s.caution_is_red:
+            return "stopped"
+        if s.flag_t is not None or self._time_up(now_ns):
+            return "finishing"
+        return "running"
+
+    def flag_at(self, now_ns: int) -> str:
+        s = self._scorer
+        phase = self.phase_at(now_ns)
+        if phase in ("ready", "starting", "aborted"):
+            return "none"
+        if phase == "finished" or phase == "finishing":
+            return "chequered"
+        if s.caution_since is not None:
+            return "red" if s.caution_is_red else "yellow"
+        return "green"
+
+    def power_at(self, now_ns: int) -> bool:
+        """Track power: on only while racing under green (fail-safe everywhere else)."""
+        return self.flag_at(now_ns) in ("green", "chequered") and \
+            self.phase_at(now_ns) in ("running", "finishing")
+
+    def lights_at(self, now_ns: int):
+        return lights_at(self.plan, now_ns)
+
+    def ends_ns(self, now_ns: int) -> int | None:
+        """When a timed session's clock runs out, as of now (pauses push it back)."""
+        if self.plan is None or self.config.duration_ns is None:
+            return None
+        s = self._scorer
+        paused = s.paused_ns
+        if s.caution_since is not None and self.config.yellow_clock == "paused":
+            paused += max(0, now_ns - s.caution_since)
+        return self.plan.green_ns + self.config.duration_ns + paused
+
+    # ------------------------------------------------------------------ internals
+    def _time_up(self, now_ns: int) -> bool:
+        end = self.ends_ns(now_ns)
+        return end is not None and now_ns >= end
+
+    def _rescore(self) -> None:
+        self._scorer: Scorer = score(self.config, self.plan, self.controls, self.crossings)

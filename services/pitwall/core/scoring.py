@@ -1,0 +1,197 @@
+"""Scoring: a fold over a race's events in time order. The race rules live here.
+
+Everything is decided from the sensors' edge timestamps, never from arrival order: the
+leader's finish, the end of a timed race and a yellow's grace period are compared with
+each crossing's ``t_ns``. The live race feeds this fold one event at a time; re-scoring
+feeds it the whole pass log. Same fold, same result.
+
+Events at the same nanosecond: controls before crossings, crossings by pass id.
+"""
+
+from __future__ import annotations
+
+from pitwall.core.types import (
+    Control,
+    ControlKind,
+    Crossing,
+    EntrantScore,
+    Kind,
+    Outcome,
+    RaceConfig,
+    StartPlan,
+)
+
+
+class Scorer:
+    """Incremental scoring state. Feed events with non-decreasing ``t_ns``."""
+
+    def __init__(self, config: RaceConfig, plan: StartPlan | None) -> None:
+        self.config = config
+        self.plan = plan
+        self.entrants: dict[int, EntrantScore] = {
+            e.key: EntrantScore(e.key, e.driver) for e in config.entrants
+        }
+        self.open_entry = not config.entrants
+        self.last_t = -1
+        # Flag state as of last_t.
+        self.caution_since: int | None = None  # yellow or red in force since
+        self.caution_is_red = False
+        self.last_caution: tuple[int, int | None] | None = None  # (start, end or None)
+        self.paused_ns = 0  # caution time so far (timed races with yellow_clock="paused")
+        self.ended_at: int | None = None  # finish/abort command
+        self.aborted = False
+        self.flag_t: int | None = None  # leader finished / time expired: chequered out
+        self.outcomes: dict[int, Outcome] = {}
+
+    # ------------------------------------------------------------------ controls
+    def control(self, ctl: Control) -> None:
+        self._advance(ctl.t_ns)
+        t = ctl.t_ns
+        if ctl.kind in (ControlKind.YELLOW, ControlKind.RED):
+            if self.caution_since is None:
+                self.caution_since = t
+                self.last_caution = (t, None)
+            self.caution_is_red = self.caution_is_red or ctl.kind is ControlKind.RED
+        elif ctl.kind is ControlKind.GREEN:
+            if self.caution_since is not None:
+                if self.config.yellow_clock == "paused":
+                    self.paused_ns += t - self.caution_since
+                self.last_caution = (self.caution_since, t)
+                self.caution_since = None
+                self.caution_is_red = False
+        elif ctl.kind in (ControlKind.FINISH, ControlKind.ABORT):
+            if self.ended_at is None:
+                self.ended_at = t
+            self.aborted = self.aborted or ctl.kind is ControlKind.ABORT
+
+    # ------------------------------------------------------------------ crossings
+    def crossing(self, c: Crossing) -> Outcome:
+        self._advance(c.t_ns)
+        out = self._score(c)
+        self.outcomes[c.id] = out
+        return out
+
+    def _score(self, c: Crossing) -> Outcome:
+        cfg, t = self.config, c.t_ns
+        key = c.car if cfg.entrant == "car" else c.lane
+        if c.override == "ignore":
+            return Outcome(c.id, Kind.DELETED, key, t_ns=t)
+        if self.plan is None or t < self.plan.red_ns[0]:
+            return Outcome(c.id, Kind.PRE_START, key, t_ns=t)
+        e = self._entrant(key)
+        if e is None:
+            return Outcome(c.id, Kind.UNKNOWN, key, t_ns=t)
+        if t < self.plan.green_ns:
+            e.jump_start = True
+            return Outcome(c.id, Kind.JUMP, key, t_ns=t)
+        if self.ended_at is not None and t >= self.ended_at:
+            return Outcome(c.id, Kind.STOPPED, key, t_ns=t)
+        if e.finished:
+            return Outcome(c.id, Kind.AFTER_FINISH, key, e.laps, t_ns=t)
+        if self.caution_since is not None and (
+            self.caution_is_red or t >= self.caution_since + cfg.yellow_grace_ns
+        ):
+            kind = Kind.STOPPED if self.caution_is_red else Kind.YELLOW
+            return Outcome(c.id, kind, key, e.laps, t_ns=t)
+
+        if e.ref_t is None and cfg.first_crossing == "starts":
+            e.ref_t = t  # this crossing starts the clock for this entrant
+            out = Outcome(c.id, Kind.START, key, 0, t_ns=t)
+            if self._flag_out(t):  # started only after the flag: no laps to run
+                e.finished = out.final = True
+            return out
+
+        origin = self.plan.green_ns if e.ref_t is None else e.ref_t
+        lap_ns = t - origin
+        if lap_ns < cfg.min_lap_ns and c.override != "count":
+            return Outcome(c.id, Kind.SUSPECT, key, e.laps, lap_ns, t)
+
+        e.laps += 1
+        e.ref_t = t
+        e.crossing_t.append(t)
+        e.last_ns = lap_ns
+        neutralised = self._caution_overlaps(origin, t)
+        if not neutralised and (e.best_ns is None or lap_ns < e.best_ns):
+            e.best_ns, e.best_t = lap_ns, t
+        out = Outcome(c.id, Kind.LAP, key, e.laps, lap_ns, t, neutralised)
+        if self._takes_flag(e, t):
+            e.finished = out.final = True
+        return out
+
+    # ------------------------------------------------------------------ rules
+    def _entrant(self, key: int | None) -> EntrantScore | None:
+        if key is None:
+            return None
+        e = self.entrants.get(key)
+        if e is None and self.open_entry:
+            e = self.entrants[key] = EntrantScore(key)
+        return e
+
+    def _takes_flag(self, e: EntrantScore, t: int) -> bool:
+        """Does this counted crossing end the entrant's race?"""
+        cfg = self.config
+        if cfg.mode == "laps":
+            if self.flag_t is None and e.laps >= cfg.laps:
+                self.flag_t = t  # the leader completes the distance: chequered flag
+                return True
+            # Taking the line at the leader's very nanosecond counts as taking the flag.
+            return self.flag_t is not None and t >= self.flag_t
+        return self._flag_out(t)
+
+    def _flag_out(self, t: int) -> bool:
+        """Timed modes: the crossing after time is up is everyone's last."""
+        cfg = self.config
+        if cfg.mode == "laps":
+            return self.flag_t is not None and t >= self.flag_t
+        if cfg.duration_ns is None:
+            return False  # open practice
+        if self.race_time(t) >= cfg.duration_ns:
+            if self.flag_t is None:
+                self.flag_t = self.plan.green_ns + cfg.duration_ns + self.paused_ns
+            return True
+        return False
+
+    def race_time(self, t: int) -> int:
+        """Race clock at ``t``: time since green, less paused caution time."""
+        paused = self.paused_ns
+        if self.caution_since is not None and self.config.yellow_clock == "paused":
+            paused += max(0, t - self.caution_since)
+        return max(0, t - self.plan.green_ns - paused) if self.plan else 0
+
+    def _caution_overlaps(self, start: int, end: int) -> bool:
+        # Only the most recent caution can reach into this lap: earlier ones ended earlier.
+        if self.last_caution is None:
+            return False
+        c_start, c_end = self.last_caution
+        return c_start < end and (c_end is None or c_end > start)
+
+    def _advance(self, t: int) -> None:
+        if t < self.last_t:
+            raise ValueError(f"event at {t} before {self.last_t}: feed events in time order")
+        self.last_t = t
+
+    # ------------------------------------------------------------------ summary
+    def all_finished(self) -> bool:
+        """The flag is out and everyone who started has taken it."""
+        started = [e for e in self.entrants.values() if e.started]
+        return self.flag_t is not None and bool(started) and all(e.finished for e in started)
+
+
+def score(
+    config: RaceConfig,
+    plan: StartPlan | None,
+    controls: list[Control],
+    crossings: list[Crossing],
+) -> Scorer:
+    """Score a whole race from its logs (the re-score)."""
+    scorer = Scorer(config, plan)
+    events: list[tuple[int, int, int, Control | Crossing]] = [
+        (c.t_ns, 0, i, c) for i, c in enumerate(controls)
+    ] + [(c.t_ns, 1, c.id, c) for c in crossings]
+    events.sort(key=lambda ev: ev[:3])
+    for _, is_crossing, _, event in events:
+        if is_crossing:
+            scorer.crossing(event)
+        else:
+            scorer.control(event)
+    return scorer
