@@ -63,9 +63,11 @@ class Bus:
         self.connected = threading.Event()
         self._subscriptions: dict[str, Handler] = {}
         self._announce = announce
-        # A persistent session is found again by its client id, so it must be fixed.
-        cid = client_id or (f"pitwall-{service}" if persistent else
-                            f"pitwall-{service}-{uuid.uuid4().hex[:8]}")
+        # A persistent session is found again by its client id, so it must be fixed; it
+        # follows the topic root so that tracks sharing one broker keep separate sessions.
+        fixed = f"{self.topics.root.replace('/', '-')}-{service}"
+        cid = client_id or (fixed if persistent else f"{fixed}-{uuid.uuid4().hex[:8]}")
+        self.manual_ack = manual_ack
         self.client = Client(
             CallbackAPIVersion.VERSION2,
             client_id=cid,
@@ -170,4 +172,7 @@ class Bus:
                 except Exception:  # a bad handler must not kill paho's network thread
                     log.exception("handler for %s failed", message.topic)
                 return
+        # A message for a subscription we no longer hold (e.g. queued in an old session).
+        if self.manual_ack:
+            self.ack(message)
 

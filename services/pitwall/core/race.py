@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from pitwall.core.classification import classify
 from pitwall.core.scoring import Scorer, score
-from pitwall.core.start import lights_at, plan_start
+from pitwall.core.start import lights_at, next_change, plan_start
 from pitwall.core.types import (
     Control,
     ControlKind,
@@ -152,6 +152,12 @@ class Race:
     def lights_at(self, now_ns: int):
         return lights_at(self.plan, now_ns)
 
+    def next_change(self, now_ns: int) -> int | None:
+        """The next moment the race changes by time alone (a light, the clock running out)."""
+        moments = [t for t in (next_change(self.plan, now_ns), self.ends_ns(now_ns))
+                   if t is not None and t > now_ns]
+        return min(moments, default=None)
+
     def ends_ns(self, now_ns: int) -> int | None:
         """When a timed session's clock runs out, as of now (pauses push it back)."""
         if self.plan is None or self.config.duration_ns is None:
@@ -169,3 +175,4 @@ class Race:
 
     def _rescore(self) -> None:
         self._scorer: Scorer = score(self.config, self.plan, self.controls, self.crossings)
+        self.rescores = getattr(self, "rescores", -1) + 1  # adapters rewrite derived data

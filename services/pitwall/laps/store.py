@@ -1,0 +1,224 @@
+"""Race storage: Peewee models and the lap service's reads and writes.
+
+Models declare no database; ``open_database`` binds one at start-up (SQLite in the data
+folder, or any peewee URL, e.g. PostgreSQL for multi-track setups). Every pass is kept,
+even outside a race and even when it was not counted, so any race can be re-scored
+from its pass log. Laps are derived data, rewritten whenever a race is re-scored.
+
+SQLite runs in WAL mode with ``synchronous=FULL``: a pass acknowledged to the broker is
+on disk, so a power cut or ``kill -9`` loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Database,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+)
+from playhouse.db_url import connect
+
+from pitwall.core import (
+    Control,
+    ControlKind,
+    Crossing,
+    Entrant,
+    Outcome,
+    RaceConfig,
+    StartPlan,
+)
+
+
+class BaseModel(Model):
+    pass
+
+
+class RaceRow(BaseModel):
+    name = CharField(default="")
+    created_at = FloatField()  # wall clock, for listing only; may be wrong on a Pi w/o RTC
+    config = TextField()  # JSON of the RaceConfig
+    red_ns = TextField(null=True)  # JSON list, set by the start command
+    green_ns = BigIntegerField(null=True)
+    boot_id = CharField(default="")  # monotonic stamps are only comparable within one boot
+    phase = CharField(default="ready")  # cached for listings; the logs are the truth
+
+    class Meta:
+        table_name = "race"
+
+
+class PassRow(BaseModel):
+    race = ForeignKeyField(RaceRow, null=True, backref="passes", on_delete="CASCADE")
+    lane = IntegerField()
+    car = IntegerField(null=True)
+    t_ns = BigIntegerField()
+    source = CharField()
+    # What each pass meant (lap, suspect, jump…) is not stored: the core derives it from
+    # the log, so an edit or a re-score can never leave a stale copy behind.
+    override = CharField(null=True)  # director's edit: "count" or "ignore"
+
+    class Meta:
+        table_name = "pass"
+        # One sensor edge is one pass: a redelivered message is recognised and skipped.
+        indexes = ((("lane", "t_ns"), True),)
+
+
+class ControlRow(BaseModel):
+    race = ForeignKeyField(RaceRow, backref="controls", on_delete="CASCADE")
+    kind = CharField()
+    t_ns = BigIntegerField()
+
+    class Meta:
+        table_name = "control"
+
+
+class LapRow(BaseModel):
+    race = ForeignKeyField(RaceRow, backref="laps", on_delete="CASCADE")
+    passing = ForeignKeyField(PassRow, column_name="pass_id", on_delete="CASCADE")
+    entrant = IntegerField()
+    lap = IntegerField()
+    lap_ns = BigIntegerField()
+    t_ns = BigIntegerField()
+    neutralised = BooleanField(default=False)
+
+    class Meta:
+        table_name = "lap"
+        indexes = ((("race", "entrant", "lap"), False),)
+
+
+class CommandRow(BaseModel):
+    """Ids of processed commands: a redelivered command is not applied twice."""
+
+    command_id = CharField(unique=True)
+
+    class Meta:
+        table_name = "command"
+
+
+MODELS = [RaceRow, PassRow, ControlRow, LapRow, CommandRow]
+
+
+def open_database(data_dir: str, database_url: str = "") -> Database:
+    if database_url:
+        db = connect(database_url)
+    else:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        db = SqliteDatabase(
+            str(Path(data_dir) / "pitwall.db"),
+            pragmas={"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1,
+                     "busy_timeout": 5000},
+        )
+    db.bind(MODELS)
+    db.connect(reuse_if_open=True)
+    db.create_tables(MODELS, safe=True)
+    return db
+
+
+# ---------------------------------------------------------------- config <-> JSON
+def config_to_json(cfg: RaceConfig) -> str:
+    return json.dumps({
+        "mode": cfg.mode, "laps": cfg.laps, "duration_ns": cfg.duration_ns,
+        "entrant": cfg.entrant, "min_lap_ns": cfg.min_lap_ns,
+        "first_crossing": cfg.first_crossing, "yellow_grace_ns": cfg.yellow_grace_ns,
+        "yellow_clock": cfg.yellow_clock, "name": cfg.name,
+        "entrants": [[e.key, e.driver] for e in cfg.entrants],
+    })
+
+
+def config_from_json(text: str) -> RaceConfig:
+    data = json.loads(text)
+    data["entrants"] = tuple(Entrant(k, d) for k, d in data["entrants"])
+    return RaceConfig(**data)
+
+
+# ---------------------------------------------------------------- writes
+def insert_pass(race_id: int | None, lane: int, car: int | None, t_ns: int,
+                source: str) -> int | None:
+    """Store a pass; None if this very edge is already stored (a redelivery)."""
+    rows = list(PassRow.insert(race=race_id, lane=lane, car=car, t_ns=t_ns, source=source)
+                .on_conflict_ignore().returning(PassRow.id).execute())
+    return rows[0].id if rows else None
+
+
+def create_race(cfg: RaceConfig, boot_id: str) -> RaceRow:
+    return RaceRow.create(name=cfg.name, created_at=time.time(), config=config_to_json(cfg),
+                          boot_id=boot_id)
+
+
+def save_plan(race_id: int, plan: StartPlan) -> None:
+    RaceRow.update(red_ns=json.dumps(list(plan.red_ns)), green_ns=plan.green_ns).where(
+        RaceRow.id == race_id).execute()
+
+
+def add_control(race_id: int, ctl: Control) -> None:
+    ControlRow.create(race=race_id, kind=ctl.kind.value, t_ns=ctl.t_ns)
+
+
+def set_phase(race_id: int, phase: str) -> None:
+    RaceRow.update(phase=phase).where(RaceRow.id == race_id).execute()
+
+
+def set_override(pass_id: int, mode: str | None) -> None:
+    PassRow.update(override=mode).where(PassRow.id == pass_id).execute()
+
+
+def record_outcome(race_id: int, out: Outcome) -> None:
+    """Store a counted lap (laps are a cache of the scoring, kept for fast reads)."""
+    if out.kind.value == "lap":
+        LapRow.insert(race=race_id, passing=out.pass_id, entrant=out.entrant, lap=out.lap,
+                      lap_ns=out.lap_ns, t_ns=out.t_ns, neutralised=out.neutralised).execute()
+
+
+def rewrite_outcomes(race_id: int, outcomes: dict[int, Outcome]) -> None:
+    """After a re-score: laps are derived data, so replace them all."""
+    LapRow.delete().where(LapRow.race == race_id).execute()
+    for out in outcomes.values():
+        record_outcome(race_id, out)
+
+
+def command_seen(command_id: str) -> bool:
+    """Record a command id; True if it had been processed before."""
+    rows = list(CommandRow.insert(command_id=command_id).on_conflict_ignore()
+                .returning(CommandRow.id).execute())
+    return not rows
+
+
+# ---------------------------------------------------------------- reads
+def newest_race() -> RaceRow | None:
+    """The race the service takes up after a restart (shown even when it has ended)."""
+    return RaceRow.select().order_by(RaceRow.id.desc()).first()
+
+
+def race_of_pass(pass_id: int) -> int | None:
+    row = PassRow.get_or_none(PassRow.id == pass_id)
+    return row.race_id if row else None
+
+
+def load_race_logs(row: RaceRow):
+    """(config, plan, controls, crossings) of a stored race, for the core to re-score."""
+    plan = None
+    if row.green_ns is not None:
+        plan = StartPlan(red_ns=tuple(json.loads(row.red_ns)), green_ns=row.green_ns)
+    controls = [Control(ControlKind(c.kind), c.t_ns)
+                for c in ControlRow.select().where(ControlRow.race == row.id)
+                .order_by(ControlRow.id)]
+    crossings = [Crossing(p.id, p.lane, p.car, p.t_ns, p.override)
+                 for p in PassRow.select(PassRow.id, PassRow.lane, PassRow.car, PassRow.t_ns,
+                                         PassRow.override)
+                 .where(PassRow.race == row.id).order_by(PassRow.id).namedtuples()]
+    return config_from_json(row.config), plan, controls, crossings
+
+
+def laps_of(race_id: int) -> list[LapRow]:
+    return list(LapRow.select().where(LapRow.race == race_id)
+                .order_by(LapRow.t_ns, LapRow.id))
