@@ -76,7 +76,10 @@ class MqttProbe:
         if isinstance(payload, msgspec.Struct):
             payload = contract.encode(payload)
         info = self.client.publish(topic, payload, qos=1, retain=retain)
-        info.wait_for_publish(5)
+        try:
+            info.wait_for_publish(5)
+        except RuntimeError:
+            pass  # published while disconnected: paho queued it and sends it on reconnect
         return info
 
     def on(self, topic: str) -> list[bytes]:

@@ -13,6 +13,7 @@ it is slow.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
@@ -111,10 +112,8 @@ class Bus:
         """Say offline (the will only covers crashes), then disconnect."""
         if self._announce and self.connected.is_set():
             info = self.publish(self.topics.status(self.service), contract.OFFLINE, retain=True)
-            try:
+            with contextlib.suppress(RuntimeError, ValueError):  # connection already gone
                 info.wait_for_publish(timeout=2)
-            except (RuntimeError, ValueError):
-                pass
         self.client.disconnect()
         self.client.loop_stop()
 

@@ -6,6 +6,7 @@ on a laptop and for the test suite, which must never depend on a broker it did n
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -61,6 +62,9 @@ class Mosquitto:
         lines = [
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
+            # Started as root, Mosquitto would switch to user "mosquitto", which cannot
+            # write persistence or logs in our private folder: stay who started it.
+            f"user {getpass.getuser()}",
             # The appliance's lap service may be away for a while (restart, update):
             # keep every queued pass for it instead of Mosquitto's default of 1000.
             "max_queued_messages 0",
@@ -78,14 +82,15 @@ class Mosquitto:
     def start(self, timeout: float = 10.0) -> Mosquitto:
         self.proc = subprocess.Popen(
             [mosquitto_binary(), "-c", str(self.config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if port_open("127.0.0.1", self.port):
                 return self
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                log = self.dir / "mosquitto.log"
+                err = log.read_text(errors="replace")[-500:] if log.exists() else ""
                 raise BrokerError(f"mosquitto exited with {self.proc.returncode}: {err.strip()}")
             time.sleep(0.02)
         self.stop()
