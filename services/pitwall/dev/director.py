@@ -1,0 +1,92 @@
+"""A stand-in race director for the development stack: one race after another.
+
+It speaks only the public contract (``race/command``, ``race/state``), exactly as the web
+app's race control will.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+
+import msgspec
+
+from pitwall import contract
+from pitwall.bus import Bus
+from pitwall.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PAUSE_BETWEEN_RACES_S = 10.0
+
+
+class Director:
+    def __init__(self, settings: Settings, *, cars: int, laps: int, drivers: list[str]) -> None:
+        self.bus = Bus(settings, "director", announce=False)
+        self.cars, self.laps, self.drivers = cars, laps, drivers
+        self.state: contract.RaceState | None = None
+        self.laps_online = threading.Event()
+        self._changed = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="director", daemon=True)
+
+    def start(self) -> None:
+        self.bus.subscribe(self.bus.topics.race_state, self._on_state)
+        self.bus.subscribe(self.bus.topics.status("laps"), self._on_status)
+        self.bus.start(wait=None)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._changed.set()
+        self._thread.join(5)
+        self.bus.stop()
+
+    def _on_state(self, msg) -> None:
+        try:
+            self.state = contract.decode(msg.payload, contract.RaceState)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return
+        self._changed.set()
+
+    def _on_status(self, msg) -> None:
+        if msg.payload == contract.ONLINE:
+            self.laps_online.set()
+        else:
+            self.laps_online.clear()
+        self._changed.set()
+
+    def _send(self, cmd: contract.Command) -> None:
+        cmd = msgspec.structs.replace(cmd, id=f"director-{uuid.uuid4().hex[:8]}")
+        self.bus.publish(self.bus.topics.race_command, cmd)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._changed.wait(1.0)
+            self._changed.clear()
+            state = self.state
+            if not self.laps_online.is_set() or state is None:
+                continue
+            if state.phase in ("idle", "finished", "aborted"):
+                if state.phase != "idle" and self._stop.wait(PAUSE_BETWEEN_RACES_S):
+                    return
+                entrants = [contract.EntrantSpec(car=i, driver=self.drivers[(i - 1) %
+                                                 len(self.drivers)]) for i in
+                            range(1, self.cars + 1)]
+                log.info("setting up a %d-lap race", self.laps)
+                self._send(contract.Setup(mode="laps", laps=self.laps, entrant="car",
+                                          name="Club night", entrants=entrants))
+                self._wait_for(lambda s: s.phase == "ready")
+            if self.state is not None and self.state.phase == "ready":
+                self._send(contract.Start())
+                self._wait_for(lambda s: s.phase != "ready")
+
+    def _wait_for(self, predicate, timeout: float = 10.0) -> None:
+        waited = 0.0
+        while not self._stop.is_set() and waited < timeout:
+            if self.state is not None and predicate(self.state):
+                return
+            self._changed.wait(0.2)
+            self._changed.clear()
+            waited += 0.2

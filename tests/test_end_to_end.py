@@ -1,0 +1,95 @@
+"""End to end: simulator -> Mosquitto -> lap service -> SQLite and race/state, all real
+processes. What the simulator generated (its recording) must come out to the nanosecond.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+import pytest
+
+from pitwall import contract
+from pitwall.sim import passlog
+
+from .laps.conftest import start_race
+from .support import ServiceProcess
+
+CARS = 6
+
+
+@pytest.mark.slow
+def test_simulated_race_with_six_cars_is_stored_and_published_exactly(tmp_path, settings,
+                                                                       probe):
+    config = tmp_path / "pitwall.toml"
+    record = tmp_path / "sim.csv"
+    laps = ServiceProcess(config, "laps").start()
+    sim = ServiceProcess(config, "sim", "--cars", str(CARS), "--lap-s", "0.6", "--deslot",
+                         "0.1", "--seed", "11", "--record", str(record)).start()
+    try:
+        probe.wait_for(lambda: probe.on(probe.topics.status("laps"))[-1:] == [contract.ONLINE])
+        probe.wait_for(lambda: contract.ONLINE in probe.on(probe.topics.status("sim")))
+        entrants = [contract.EntrantSpec(car=i, driver=f"D{i}") for i in range(1, CARS + 1)]
+        state = start_race(probe, mode="laps", laps=5, entrant="car", min_lap_ms=300,
+                           entrants=entrants)
+        final = probe.wait_for(lambda: (s := probe.last_state()) and s.phase == "finished"
+                               and s, timeout=60, what="finished race")
+    finally:
+        sim.stop()
+        laps.stop()
+
+    # Expected: laps from the simulator's own recording, lap 1 timed from green.
+    crossings = defaultdict(list)
+    for row in passlog.read(record):
+        t_ns = int(row.t_ms * 1_000_000)
+        if t_ns >= state.start_ns:
+            crossings[row.car].append(t_ns)
+    con = sqlite3.connect(settings.database_path)
+    stored = defaultdict(list)
+    for car, lap, lap_ns, t_ns in con.execute(
+            "select entrant, lap, lap_ns, t_ns from lap order by entrant, lap"):
+        stored[car].append((lap, lap_ns, t_ns))
+    con.close()
+    assert sorted(stored) == list(range(1, CARS + 1))
+    for car, laps_of_car in stored.items():
+        ts = crossings[car][:len(laps_of_car)]
+        origins = [state.start_ns] + ts[:-1]
+        assert laps_of_car == [(n + 1, t - o, t) for n, (t, o) in enumerate(zip(ts, origins))]
+    by_car = {s.entrant: s for s in final.standings}
+    for car, laps_of_car in stored.items():
+        assert by_car[car].laps == len(laps_of_car)
+        assert by_car[car].last_t_ns == laps_of_car[-1][2]
+        assert by_car[car].best_ms == round(min(n for _, n, _ in laps_of_car) / 1e6, 3)
+    assert final.standings[0].laps == 5 and all(s.finished for s in final.standings)
+
+
+@pytest.mark.slow
+def test_pitwall_up_runs_races_and_stops_everything_on_ctrl_c(tmp_path):
+    env = {"PITWALL_DATA_DIR": str(tmp_path / "var"), "PATH": "/usr/bin:/bin:/usr/sbin"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pitwall", "up", "--cars", "3", "--laps", "2", "--lap-s", "0.5",
+         "--no-board"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = []
+        while not any("Stop:" in line for line in banner):
+            banner.append(proc.stdout.readline())
+            assert proc.poll() is None, "".join(banner)
+        db = tmp_path / "var" / "pitwall.db"
+        deadline = time.monotonic() + 40
+        laps = 0
+        while time.monotonic() < deadline and laps < 3:
+            time.sleep(0.5)
+            if db.exists():
+                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+                laps = con.execute("select count(*) from lap").fetchone()[0]
+                con.close()
+        assert laps >= 3, "the director's race counted laps from the simulated cars"
+    finally:
+        proc.send_signal(subprocess.signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "pitwall up: stopped" in out
+    assert "started a private Mosquitto" in "".join(banner)
