@@ -42,7 +42,8 @@ lint: setup ## ruff over the services and tests
 	$(BIN)/ruff check services tests
 
 settings-doc: setup ## regenerate the settings table in docs/settings.md
-	$(BIN)/python -m pitwall.settings_doc
+	{ sed '/^<!-- table -->/q' docs/settings.md; $(BIN)/pitwall settings --markdown; } > docs/settings.md.new
+	mv docs/settings.md.new docs/settings.md
 
 clean: ## remove the virtual environment and development data
 	rm -rf $(VENV) $(DATA) bench-results tests/artifacts
