@@ -119,12 +119,12 @@ def _status(state: contract.RaceState) -> str:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     import queue
     import shutil
-    import signal
     import time
 
     import msgspec
 
     from pitwall.bus import Bus
+    from pitwall.signals import stop_on_signals
 
     states: queue.Queue[bytes] = queue.Queue()
     # A viewer, not a service: no online/offline status of its own.
@@ -159,21 +159,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         print(render(state, width()), end="", flush=True)
         return 0
 
-    stopping = False
-
-    def stop(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    stopping = stop_on_signals()
     tty = sys.stdout.isatty()
     bus.start(wait=None)
     if tty:
         print(f"{CLEAR}waiting for the race state on {bus.topics.race_state} ...", flush=True)
     state, shown, drawn_width = None, None, width()
     try:
-        while not stopping:
+        while not stopping.is_set():
             try:
                 state = decode(states.get(timeout=0.2))
             except queue.Empty:

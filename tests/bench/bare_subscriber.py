@@ -4,9 +4,12 @@ It connects like the lap service (MQTT v5, fixed client id, ``clean_start=False`
 session expiry, QoS 1 on ``{root}/lane/+/pass``), drains what the broker queued for its
 session and stops after ``--count`` passes. It stores nothing. With ``--manual-ack`` it
 acknowledges each message itself right after decoding it (paho ``manual_ack``); without,
-paho acknowledges when the callback returns.
+paho acknowledges when the callback returns. With ``--echo`` it also publishes one QoS 1
+message per pass (as the lap service publishes a lap event per pass), to
+``{root}/bench/echo``, which nobody subscribes to.
 
-Prints one JSON line: CLOCK_MONOTONIC ns of connection and of the last pass, and counts.
+Prints one JSON line: CLOCK_MONOTONIC ns of connection and of the last pass (with
+``--echo``: of the broker's acknowledgement of the last echo), and counts.
 """
 
 from __future__ import annotations
@@ -32,12 +35,14 @@ def main() -> None:
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--manual-ack", action="store_true")
+    parser.add_argument("--echo", action="store_true")
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
 
-    result = {"connected_ns": None, "last_ns": None, "received": 0, "invalid": 0,
+    result = {"connected_ns": None, "last_ns": None, "received": 0, "echoed": 0, "invalid": 0,
               "session_present": None}
     done = threading.Event()
+    echo_topic = f"{args.root}/bench/echo"
     client = Client(CallbackAPIVersion.VERSION2, client_id=args.client_id,
                     protocol=MQTTProtocolVersion.MQTTv5, manual_ack=args.manual_ack)
 
@@ -48,18 +53,27 @@ def main() -> None:
 
     def on_message(client, userdata, msg):
         try:
-            contract.decode_pass(msg.payload)
+            p = contract.decode_pass(msg.payload)
+            if args.echo:
+                client.publish(echo_topic, contract.encode(p), qos=contract.QOS)
         except (msgspec.DecodeError, msgspec.ValidationError):
             result["invalid"] += 1
         if args.manual_ack:
             client.ack(msg.mid, msg.qos)
         result["received"] += 1
-        if result["received"] == args.count:
+        if result["received"] == args.count and not args.echo:
+            result["last_ns"] = time.monotonic_ns()
+            done.set()
+
+    def on_publish(client, userdata, mid, reason_code, properties):
+        result["echoed"] += 1
+        if result["echoed"] == args.count:  # the broker has the last echo
             result["last_ns"] = time.monotonic_ns()
             done.set()
 
     client.on_connect = on_connect
     client.on_message = on_message
+    client.on_publish = on_publish
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 3600
     client.connect("127.0.0.1", args.port, clean_start=False, properties=props)

@@ -13,12 +13,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 from pitwall.dev.broker import Mosquitto, port_open
 from pitwall.settings import Settings
+from pitwall.signals import stop_on_signals
 
 DRIVERS = ["Ann", "Bob", "Cat", "Dev", "Eve", "Finn", "Gus", "Hal"]
 
@@ -98,8 +98,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
               "set PITWALL_DATA_DIR to a writable folder", file=sys.stderr)
         return 2
     stack = Stack(settings, args.config)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stopping = stop_on_signals()
     director = None
     try:
         print(f"pitwall up: {stack.start_broker()}")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import signal
+import threading
+
+from pitwall.signals import stop_on_signals
 
 
 def run(settings, args) -> int:
     from pitwall.laps.service import LapService
 
     service = LapService(settings)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: service.stop())
+    stopping = stop_on_signals()
+    threading.Thread(target=lambda: (stopping.wait(), service.stop()), daemon=True).start()
     service.start(wait=None)
     service.run()
     return 0

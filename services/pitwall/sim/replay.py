@@ -55,9 +55,8 @@ def schedule(rows: list[Row], t0_ns: int, speed: Decimal = Decimal(1)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    import signal
-
     from pitwall.bus import Bus
+    from pitwall.signals import stop_on_signals
     from pitwall.sim.publisher import PassPublisher
 
     try:
@@ -69,28 +68,21 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"pitwall replay: {args.file}: no passes to replay", file=sys.stderr)
         return 2
 
-    stopping = False
-
-    def stop(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    stopping = stop_on_signals()
     bus = Bus(settings, "replay")
     bus.start(wait=10)
     out = PassPublisher(bus, "replay")
     plan = schedule(rows, time.monotonic_ns() + LEAD_NS, args.speed)
     try:
         for t_ns, lane, car in plan:
-            while not stopping and (left := t_ns - time.monotonic_ns()) > 0:
+            while not stopping.is_set() and (left := t_ns - time.monotonic_ns()) > 0:
                 time.sleep(min(left / 1e9, MAX_WAIT_S))
-            if stopping:
+            if stopping.is_set():
                 break
             out.publish(t_ns, lane, car)
     finally:
         out.flush()
         bus.stop()
     print(f"pitwall replay: published {out.count} of {len(plan)} passes from {args.file}"
-          f"{' (interrupted)' if stopping else ''}", flush=True)
-    return 130 if stopping else 0
+          f"{' (interrupted)' if stopping.is_set() else ''}", flush=True)
+    return 130 if stopping.is_set() else 0
