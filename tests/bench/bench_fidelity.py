@@ -106,7 +106,7 @@ def main() -> None:
     max_error = max(db["max_error_ns"], ev["max_error_ns"])
     bad = db["missing"] + db["extra"] + db["wrong"] + ev["missing"] + ev["extra"] + \
         ev["wrong"] + (not edges_equal)
-    targets = [target("max |lap_ns error| (ns)", max_error, "<=", 0),
+    targets = [target("max |lap_ns error|", max_error, "<=", 0, " ns"),
                target("laps missing, extra or wrong", bad, "<=", 0)]
     save(NAME, args.quick, {"passes": n, "rate_per_s": RATE, "achieved_per_s": round(achieved, 1),
                             "late_publishes": late, "lanes": LANES,

@@ -10,7 +10,8 @@ Method (isolates each subscriber's capability from the publisher's speed):
 3. Each subscriber is started as its own process in turn and drains its queue. The rate
    is N / (last pass done - connected): the lap service is done when its retained
    race/state (published after each committed batch) counts N laps; its start-up time
-   (launch to its retained ``online``) is reported but not counted.
+   (launch to its retained ``online``) is reported but not counted, and so is its resident
+   memory once the backlog is stored.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from common import (
     Rig,
     Watcher,
     create_session,
+    memory,
     parse_args,
     passes,
     save,
     target,
-    wait_laps,
 )
 
 NAME = "throughput"
@@ -85,7 +86,8 @@ def main() -> None:
 
         since = watcher.mark()
         launched, online = rig.start_service(watcher)
-        stored = wait_laps(watcher, n, since, timeout=600)
+        stored = watcher.wait_laps(n, since, timeout=600)
+        service_memory = memory(rig.service.proc.pid)
         rig.stop_service()
         stored_passes, stored_laps = rig.counts()
         if (stored_passes, stored_laps) != (n, n):
@@ -101,6 +103,8 @@ def main() -> None:
               f"with start-up)")
     rate = results["lap_service"]["passes_per_s"]
     ratio = rate / results["bare_auto_ack"]["passes_per_s"]
+    print(f"  lap service RSS after the drain: {service_memory['rss_mib']} MiB "
+          f"(peak {service_memory['peak_mib']} MiB)")
     ratios = {key: round(rate / results[key]["passes_per_s"], 3) for key in BARE}
     print("  lap service / " + ", ".join(f"{k}: {v:.2f}" for k, v in ratios.items()))
     targets = [
@@ -108,7 +112,8 @@ def main() -> None:
         target("lap service / bare auto-ack subscriber", round(ratio, 3), ">=", 0.5),
     ]
     save(NAME, args.quick, {"passes": n, "lanes": LANES, "preload_s": round(preload_s, 3),
-                            **results, "ratios": ratios}, targets)
+                            **results, "ratios": ratios,
+                            "lap_service_memory_after_drain": service_memory}, targets)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:  # run as a script: make ``tests.*`` importable
     sys.path.insert(0, str(ROOT))
 
 import msgspec  # noqa: E402
+import psutil  # noqa: E402
 from paho.mqtt.client import CallbackAPIVersion, Client  # noqa: E402
 from paho.mqtt.enums import MQTTProtocolVersion  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
@@ -39,6 +40,7 @@ from tests.support import ServiceProcess, write_config  # noqa: E402
 RESULTS = ROOT / "bench-results"
 BENCH_DIR = Path(__file__).resolve().parent
 SESSION_EXPIRY_S = 3600
+MIB = 1024 * 1024
 
 
 def parse_args(description: str) -> argparse.Namespace:
@@ -127,8 +129,8 @@ class Watcher:
     def timed(self, topic: str, since: int = 0) -> list[tuple[int, bytes]]:
         """(arrival ns, payload) of each message on ``topic`` from index ``since``."""
         with self._cond:
-            return [(a, m[1]) for m, a in zip(self.messages[since:], self.arrivals[since:])
-                    if m[0] == topic]
+            pairs = zip(self.messages[since:], self.arrivals[since:], strict=True)
+            return [(a, m[1]) for m, a in pairs if m[0] == topic]
 
     def decoded(self, topic: str, kind: type) -> list:
         return [msgspec.json.decode(p, type=kind) for p in self.on(topic)]
@@ -163,36 +165,29 @@ class Watcher:
 
         return self.wait_for(online, timeout, "the lap service to be online", poll=0.005)
 
+    def wait_laps(self, total: int, since: int, timeout: float) -> int:
+        """Arrival time of the first race/state after ``since`` whose laps sum to ``total``.
+
+        The service publishes its state after each batch is committed, so this is the
+        moment the last lap is on disk, seen from outside.
+        """
+        scanned = [since]  # each state is decoded once
+
+        def done():
+            end = self.mark()
+            states = self.timed(self.topics.race_state, scanned[0])
+            scanned[0] = end
+            for arrival, payload in states:
+                state = msgspec.json.decode(payload, type=contract.RaceState)
+                if sum(s.laps for s in state.standings) >= total:
+                    return arrival
+            return None
+
+        return self.wait_for(done, timeout, f"{total} laps in race/state", poll=0.05)
+
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def laps_in(state_payload: bytes) -> int:
-    state = msgspec.json.decode(state_payload, type=contract.RaceState)
-    return sum(s.laps for s in state.standings)
-
-
-def wait_laps(watcher: Watcher, total: int, since: int, timeout: float) -> int:
-    """Arrival time of the first race/state (after ``since``) whose laps sum to ``total``.
-
-    The service publishes its state after each batch is committed, so this is the moment
-    the last lap is on disk, seen from outside.
-    """
-    topic = watcher.topics.race_state
-    checked = [since]
-
-    def done():
-        with watcher._cond:
-            n = len(watcher.messages)
-            items = list(zip(watcher.messages[checked[0]:n], watcher.arrivals[checked[0]:n]))
-        checked[0] = n
-        for (t, payload, _), arrival in items:
-            if t == topic and laps_in(payload) >= total:
-                return arrival
-        return None
-
-    return watcher.wait_for(done, timeout, f"{total} laps in race/state", poll=0.05)
 
 
 class Publisher:
@@ -309,6 +304,17 @@ def wait_green(state: contract.RaceState) -> None:
     left = (state.start_ns - time.monotonic_ns()) / 1e9
     if left > 0:
         time.sleep(left + 0.01)
+
+
+def memory(pid: int) -> dict:
+    """A process's resident set size now and its peak (VmHWM), in MiB."""
+    rss = psutil.Process(pid).memory_info().rss
+    peak = None
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1]) * 1024
+    return {"rss_mib": round(rss / MIB, 1), "peak_mib": round(peak / MIB, 1) if peak else None}
 
 
 # ---------------------------------------------------------------- reporting

@@ -41,14 +41,15 @@ def main() -> int:
             continue
         for tg in json.loads(result.read_text())["targets"]:
             rows.append((name, tg["what"], f"{tg['value']:,.6g}{tg['unit']}",
-                         f"{tg['op']} {tg['goal']:g}{tg['unit']}", "met" if tg["met"] else "NOT met"))
+                         f"{tg['op']} {tg['goal']:g}{tg['unit']}",
+                         "met" if tg["met"] else "NOT met"))
 
     header = ("benchmark", "figure", "measured", "target", "")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print(f"Summary{' (--quick)' if args.quick else ''}, "
           f"{time.monotonic() - started:.0f} s in all; JSON in {RESULTS}")
     for r in [header, tuple("-" * w for w in widths), *rows]:
-        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     return 1 if failed else 0
 
 

@@ -70,6 +70,9 @@ class Mosquitto:
             "max_queued_messages 0",
             "max_queued_bytes 0",
             "max_inflight_messages 100",
+            # Mosquitto batches small packets by default (Nagle): ~20 ms per pass on the
+            # way to the lap service. Passes are tiny and latency is the product.
+            "set_tcp_nodelay true",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.dir}/",
             "autosave_interval 1",
