@@ -49,18 +49,26 @@ def write_config(path: Path, data: dict[str, Any]) -> Path:
 
 
 class MqttProbe:
-    """Subscribes to everything under the settings' topic root and records it."""
+    """Subscribes to the settings' topic root (or to ``filters``) and records every message
+    with its arrival time (CLOCK_MONOTONIC ns)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, filters: list[str] | None = None) -> None:
         self.topics = contract.Topics(settings.mqtt.topic_root)
+        self.filters = filters or [f"{self.topics.root}/#"]
         self.messages: list[tuple[str, bytes, bool]] = []
+        self.arrivals: list[int] = []  # parallel to messages
         self._cond = threading.Condition()
         self.client = Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}",
                              protocol=MQTTProtocolVersion.MQTTv5)
         self.client.max_queued_messages_set(0)
         connected = threading.Event()
-        self.client.on_connect = lambda c, u, f, rc, p: (
-            c.subscribe(f"{self.topics.root}/#", qos=1), connected.set())
+
+        def on_connect(client, userdata, flags, rc, props):
+            for topic_filter in self.filters:
+                client.subscribe(topic_filter, qos=1)
+            connected.set()
+
+        self.client.on_connect = on_connect
         self.client.on_message = self._on_message
         self.client.connect(settings.mqtt.host, settings.mqtt.port)
         self.client.loop_start()
@@ -68,8 +76,10 @@ class MqttProbe:
         time.sleep(0.05)  # let the subscription settle
 
     def _on_message(self, client, userdata, msg) -> None:
+        now = time.monotonic_ns()
         with self._cond:
             self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+            self.arrivals.append(now)
             self._cond.notify_all()
 
     def publish(self, topic: str, payload: bytes | msgspec.Struct, retain: bool = False):
@@ -82,15 +92,26 @@ class MqttProbe:
             pass  # published while disconnected: paho queued it and sends it on reconnect
         return info
 
-    def on(self, topic: str) -> list[bytes]:
+    def mark(self) -> int:
+        """Index of the next message, for ``since``."""
         with self._cond:
-            return [p for t, p, _ in self.messages if t == topic]
+            return len(self.messages)
+
+    def on(self, topic: str, since: int = 0) -> list[bytes]:
+        with self._cond:
+            return [p for t, p, _ in self.messages[since:] if t == topic]
+
+    def timed(self, topic: str, since: int = 0) -> list[tuple[int, bytes]]:
+        """(arrival ns, payload) of each message on ``topic`` from index ``since``."""
+        with self._cond:
+            pairs = zip(self.messages[since:], self.arrivals[since:], strict=True)
+            return [(a, m[1]) for m, a in pairs if m[0] == topic]
 
     def decoded(self, topic: str, kind: type) -> list:
         return [msgspec.json.decode(p, type=kind) for p in self.on(topic)]
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0,
-                 what: str = "condition") -> Any:
+                 what: str = "condition", poll: float = 0.1) -> Any:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -100,7 +121,7 @@ class MqttProbe:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-                self._cond.wait(min(left, 0.1))
+                self._cond.wait(min(left, poll))
 
     def last_state(self) -> contract.RaceState | None:
         states = self.on(self.topics.race_state)

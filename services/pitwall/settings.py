@@ -222,17 +222,13 @@ def _merge(base: dict, extra: dict) -> None:
 
 
 def _scalar_paths(struct: type, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Dotted paths of the settings an environment variable can set (not sections, lists)."""
     paths = []
     for field in msgspec.structs.fields(struct):
-        if isinstance(field.default, _Section):
-            continue
-        if field.default_factory is not msgspec.NODEFAULT and isinstance(
-            field.default_factory(), _Section
-        ):
-            paths += _scalar_paths(type(field.default_factory()), prefix + (field.name,))
-        elif field.default_factory is msgspec.NODEFAULT or not isinstance(
-            field.default_factory(), list
-        ):
+        kind = field.type
+        if isinstance(kind, type) and issubclass(kind, _Section):
+            paths += _scalar_paths(kind, prefix + (field.name,))
+        elif not isinstance(field.default, list) and field.default_factory is msgspec.NODEFAULT:
             paths.append(prefix + (field.name,))
     return paths
 

@@ -17,9 +17,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # run as a script: make ``tests.*`` importable
@@ -35,7 +34,7 @@ from paho.mqtt.properties import Properties  # noqa: E402
 from pitwall import contract  # noqa: E402
 from pitwall import settings as settings_mod  # noqa: E402
 from pitwall.dev.broker import Mosquitto  # noqa: E402
-from tests.support import ServiceProcess, write_config  # noqa: E402
+from tests.support import MqttProbe, ServiceProcess, write_config  # noqa: E402
 
 RESULTS = ROOT / "bench-results"
 BENCH_DIR = Path(__file__).resolve().parent
@@ -78,83 +77,14 @@ def create_session(port: int, client_id: str, topic_filter: str) -> None:
     client.loop_stop()
 
 
-class Watcher:
-    """Subscribes to a few topics only (not ``#``: it must not compete with the service
-    for CPU) and records each message with its arrival time (CLOCK_MONOTONIC ns).
-
-    It has the probe interface ``tests/laps/conftest.py``'s helpers use.
-    """
+class Watcher(MqttProbe):
+    """The tests' probe on a few topics only (not ``#``: it must not compete with the
+    service for CPU), with the waits the benchmarks need."""
 
     def __init__(self, settings: settings_mod.Settings, *extra_filters: str) -> None:
-        self.topics = contract.Topics(settings.mqtt.topic_root)
-        self.filters = [self.topics.status("laps"), self.topics.race_state,
-                        self.topics.race_reply, *extra_filters]
-        self.messages: list[tuple[str, bytes, bool]] = []
-        self.arrivals: list[int] = []  # monotonic ns, parallel to messages
-        self._cond = threading.Condition()
-        self.client = mqtt_client()
-        connected = threading.Event()
-
-        def on_connect(client, userdata, flags, rc, props):
-            for f in self.filters:
-                client.subscribe(f, qos=contract.QOS)
-            connected.set()
-
-        self.client.on_connect = on_connect
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", settings.mqtt.port)
-        self.client.loop_start()
-        if not connected.wait(5):
-            raise RuntimeError("watcher could not connect to the broker")
-        time.sleep(0.1)  # let the subscriptions settle
-
-    def _on_message(self, client, userdata, msg) -> None:
-        now = time.monotonic_ns()
-        with self._cond:
-            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
-            self.arrivals.append(now)
-            self._cond.notify_all()
-
-    def publish(self, topic: str, payload: bytes | msgspec.Struct, retain: bool = False):
-        if isinstance(payload, msgspec.Struct):
-            payload = contract.encode(payload)
-        info = self.client.publish(topic, payload, qos=contract.QOS, retain=retain)
-        info.wait_for_publish(5)
-        return info
-
-    def on(self, topic: str, since: int = 0) -> list[bytes]:
-        with self._cond:
-            return [p for t, p, _ in self.messages[since:] if t == topic]
-
-    def timed(self, topic: str, since: int = 0) -> list[tuple[int, bytes]]:
-        """(arrival ns, payload) of each message on ``topic`` from index ``since``."""
-        with self._cond:
-            pairs = zip(self.messages[since:], self.arrivals[since:], strict=True)
-            return [(a, m[1]) for m, a in pairs if m[0] == topic]
-
-    def decoded(self, topic: str, kind: type) -> list:
-        return [msgspec.json.decode(p, type=kind) for p in self.on(topic)]
-
-    def mark(self) -> int:
-        with self._cond:
-            return len(self.messages)
-
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0,
-                 what: str = "condition", poll: float = 0.1) -> Any:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                result = predicate()
-                if result:
-                    return result
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-                self._cond.wait(min(left, poll))
-
-    def last_state(self) -> contract.RaceState | None:
-        states = self.on(self.topics.race_state)
-        return msgspec.json.decode(states[-1], type=contract.RaceState) if states else None
+        topics = contract.Topics(settings.mqtt.topic_root)
+        super().__init__(settings, [topics.status("laps"), topics.race_state,
+                                    topics.race_reply, *extra_filters])
 
     def wait_online(self, since: int, timeout: float = 20.0) -> int:
         """Arrival time of the first ``online`` on status/laps after message ``since``."""
@@ -185,9 +115,6 @@ class Watcher:
 
         return self.wait_for(done, timeout, f"{total} laps in race/state", poll=0.05)
 
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 class Publisher:

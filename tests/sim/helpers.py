@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from pitwall import contract
 
 from ..support import MqttProbe
@@ -21,17 +19,13 @@ def lane_passes(probe: MqttProbe) -> list[contract.Pass]:
     return out
 
 
-def stamp_arrivals(probe: MqttProbe) -> dict[bytes, int]:
-    """Record CLOCK_MONOTONIC at the probe's arrival of each payload (first arrival)."""
-    arrivals: dict[bytes, int] = {}
-    recorder = probe.client.on_message
-
-    def on_message(client, userdata, msg):
-        arrivals.setdefault(bytes(msg.payload), time.monotonic_ns())
-        recorder(client, userdata, msg)
-
-    probe.client.on_message = on_message
-    return arrivals
+def arrivals(probe: MqttProbe) -> dict[bytes, int]:
+    """CLOCK_MONOTONIC of the probe's first arrival of each payload."""
+    out: dict[bytes, int] = {}
+    with probe._cond:
+        for (_, payload, _), at in zip(probe.messages, probe.arrivals, strict=True):
+            out.setdefault(payload, at)
+    return out
 
 
 def by_car(passes) -> dict:

@@ -12,7 +12,7 @@ from pitwall.sim import passlog
 from pitwall.sim.model import TrackModel
 
 from ..support import ServiceProcess
-from .helpers import by_car, lane_passes, stamp_arrivals
+from .helpers import arrivals, by_car, lane_passes
 
 LAP = ["--lap-s", "0.3", "--deslot", "0"]  # short laps; no 3-8 s deslot in a test
 
@@ -26,7 +26,6 @@ def laps(times):
 
 
 def test_free_sim_publishes_exactly_what_it_records(settings, probe, tmp_path):
-    arrivals = stamp_arrivals(probe)
     record = tmp_path / "rec.csv"
     sim = sim_process(tmp_path, "--cars", "3", "--free", *LAP, "--seed", "11",
                       "--passes", "15", "--record", str(record))
@@ -48,8 +47,9 @@ def test_free_sim_publishes_exactly_what_it_records(settings, probe, tmp_path):
     for car, times in by_car(passes).items():
         assert laps(times) == laps(expected[car])
     # ...published when the clock reaches it: close to, never before, its t_ns
+    arrived = arrivals(probe)
     for p in passes:
-        late = arrivals[contract.encode(p)] - p.t_ns
+        late = arrived[contract.encode(p)] - p.t_ns
         assert 0 <= late < 250_000_000, f"pass arrived {late / 1e6:.1f} ms after its t_ns"
 
 

@@ -48,6 +48,7 @@ class Race:
         self._crossings: dict[int, Crossing] = {c.id: c for c in crossings}
         self._order: list[tuple[int, int]] = sorted((c.t_ns, c.id) for c in
                                                     self._crossings.values())
+        self.rescores = -1  # counts re-scores after this first one: adapters rewrite laps
         self._rescore()
 
     # ------------------------------------------------------------------ commands
@@ -175,4 +176,4 @@ class Race:
 
     def _rescore(self) -> None:
         self._scorer: Scorer = score(self.config, self.plan, self.controls, self.crossings)
-        self.rescores = getattr(self, "rescores", -1) + 1  # adapters rewrite derived data
+        self.rescores += 1

@@ -62,7 +62,6 @@ class LapService:
         self._stop = threading.Event()
         self._published_state: bytes | None = None
         self._published_lights: tuple | None = None
-        self.stored_passes = 0  # for benchmarks and logs
 
     # ------------------------------------------------------------------ lifecycle
     def restore(self) -> None:
@@ -170,7 +169,6 @@ class LapService:
         if pass_id is None:
             log.debug("pass lane %s t_ns %s already stored (redelivery)", p.lane, p.t_ns)
             return []
-        self.stored_passes += 1
         if race_id is None:
             return []
         rescores = self.race.rescores
