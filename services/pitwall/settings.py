@@ -55,6 +55,33 @@ class MqttSettings(_Section):
 class ApiSettings(_Section):
     host: Annotated[str, Meta(description="Address the web server binds to.")] = "0.0.0.0"
     port: Annotated[int, Meta(ge=1, le=65535, description="Web server port.")] = 8080
+    webui_dir: Annotated[
+        str, Meta(description="Folder of the web app served at /. Empty: the webui folder "
+                  "of the source tree (development).")
+    ] = ""
+    public_url: Annotated[
+        str, Meta(description="The board's address as phones should open it, e.g. "
+                  "http://pitwall.lan/. Empty: the address the request came to.")
+    ] = ""
+    token_ttl_s: Annotated[
+        int, Meta(ge=60, description="How long a director's login lasts, in seconds.")
+    ] = 24 * 3600
+
+
+class WifiSettings(_Section):
+    """The race Wi-Fi (hostapd). Empty values are unset; the Pi image generates them."""
+
+    ssid: Annotated[
+        str, Meta(max_length=32, description="Network name phones join; shown on the boards "
+                  "with a join QR code.")
+    ] = ""
+    passphrase: Annotated[
+        str, Meta(description="WPA2 passphrase (8 to 63 characters). Empty: an open network.")
+    ] = ""
+    country: Annotated[
+        str, Meta(pattern=r"^([A-Z]{2})?$", description="Two-letter country code for the "
+                  "radio's rules (Wi-Fi stays blocked until it is set).")
+    ] = ""
 
 
 class RaceDefaults(_Section):
@@ -134,14 +161,23 @@ class Settings(_Section):
                   "postgresql://user@host/pitwall for multi-track setups.")
     ] = ""
     director_pin: Annotated[
-        str, Meta(description="Director's PIN for writes. Generated per device when empty.")
+        str, Meta(description="Director's PIN for writes. Empty: nobody can log in (the Pi "
+                  "image generates one per device; `pitwall up` one per run).")
     ] = ""
+    track_name: Annotated[
+        str, Meta(max_length=80, description="Name of the track, shown on the boards.")
+    ] = "Pitwall"
+    track_lanes: Annotated[
+        int, Meta(ge=0, le=64, description="Lanes on the track, for the web app's lane "
+                  "pickers. 0: the lanes configured as [[lanes]] tables.")
+    ] = 0
     log_level: Annotated[
         Literal["DEBUG", "INFO", "WARNING", "ERROR"], Meta(description="Log verbosity.")
     ] = "INFO"
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)
     race: RaceDefaults = msgspec.field(default_factory=RaceDefaults)
+    wifi: WifiSettings = msgspec.field(default_factory=WifiSettings)
     lanes: Annotated[
         list[LaneSettings], Meta(description="Lane sensors, one [[lanes]] table each.")
     ] = []
@@ -153,6 +189,12 @@ class Settings(_Section):
         raise SettingsError(
             f"lane {number} is not configured: add a [[lanes]] table with lane = {number}"
         )
+
+    @property
+    def lane_numbers(self) -> list[int]:
+        if self.track_lanes:
+            return list(range(1, self.track_lanes + 1))
+        return sorted(lane.lane for lane in self.lanes)
 
     @property
     def database_path(self) -> Path:
