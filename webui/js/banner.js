@@ -1,0 +1,33 @@
+// The connection banner: "Reconnecting…" while the live link is down, "Lap service
+// offline" while the server is up but the timing is not. It also sets
+// <html data-live="live|reconnecting|laps-offline">, which the stylesheet uses to grey
+// out every board, so stale numbers are never shown as live.
+
+export function mountBanner(live, parent = document.body) {
+  const banner = document.createElement("div");
+  banner.className = "live-banner";
+  banner.setAttribute("role", "status");
+  banner.setAttribute("aria-live", "polite");
+  parent.prepend(banner);
+
+  const render = () => {
+    let mode;
+    let text;
+    if (!live.connected) {
+      mode = "reconnecting";
+      text = live.lastDropReason ? "Reconnecting…" : "Connecting…";
+    } else if (!live.lapsOnline) {
+      mode = "laps-offline";
+      text = "Lap service offline: times are not live";
+    } else {
+      mode = "live";
+      text = "";
+    }
+    document.documentElement.dataset.live = mode;
+    banner.textContent = text;
+    banner.hidden = mode === "live";
+  };
+  live.addEventListener("connection", render);
+  render();
+  return banner;
+}

@@ -1,0 +1,160 @@
+// Driver view: pick your lane or car once, then your own numbers, huge; each lap is
+// spoken and vibrated where the browser allows, and the screen is kept awake.
+
+import { api, info } from "./api.js";
+import { mountBanner } from "./banner.js";
+import { lightsMarkup, setLights } from "./board.js";
+import { entrantLabel, lapTime } from "./format.js";
+import { live } from "./live.js";
+import { registerServiceWorker } from "./pwa.js";
+import { raceBest, startLights } from "./race.js";
+import { load, persistent, save } from "./storage.js";
+
+const KEY = "pitwall.driver.choice"; // {"key": "lane"|"car", "n": 3}
+const SOUND = "pitwall.driver.sound";
+const $ = (id) => document.getElementById(id);
+const link = live();
+mountBanner(link);
+registerServiceWorker();
+
+let choice = load(KEY);
+let sound = load(SOUND, true);
+$("lights-box").innerHTML = lightsMarkup();
+const lightsEl = $("lights-box").querySelector(".lights");
+
+// --- picking --------------------------------------------------------------------------
+async function showPicker() {
+  $("picker").hidden = false;
+  $("mine").hidden = true;
+  $("storage-note").hidden = persistent;
+  const [track, cars] = await Promise.all([info(), api("/api/cars").catch(() => [])]);
+  const lanes = track?.lanes?.length ? track.lanes : [];
+  const carIds = new Set(cars.map((c) => c.car_id).filter((id) => id !== null && id !== undefined));
+  const state = link.state;
+  if (state?.entrant === "car") for (const s of state.standings ?? []) carIds.add(s.entrant);
+  const options = [
+    ...lanes.map((n) => ({ key: "lane", n })),
+    ...[...carIds].sort((a, b) => a - b).map((n) => ({ key: "car", n })),
+  ];
+  $("choices").replaceChildren(...options.map((option) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = entrantLabel(option.key, option.n);
+    button.dataset.key = option.key;
+    button.dataset.n = option.n;
+    button.addEventListener("click", () => pick(option));
+    return button;
+  }));
+  $("picker-hint").textContent = options.length
+    ? "Pick your lane or your car. This phone remembers it."
+    : "Type your car number (or ask the race director for your lane).";
+}
+
+$("car-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const n = Number($("car-number").value);
+  if (Number.isInteger(n) && n >= 0 && n <= 255) pick({ key: "car", n });
+});
+$("change").addEventListener("click", showPicker);
+
+function pick(option) {
+  choice = { key: option.key, n: option.n };
+  save(KEY, choice);
+  // This tap is the user gesture browsers want before speaking or vibrating.
+  if (sound) speak("");
+  keepAwake();
+  showMine();
+}
+
+// --- my numbers -----------------------------------------------------------------------
+function showMine() {
+  $("picker").hidden = true;
+  $("mine").hidden = false;
+  render();
+}
+
+function myStanding() {
+  const state = link.state;
+  if (!choice || !state || state.race_id === null) return null;
+  if (state.entrant && state.entrant !== choice.key) return null;
+  return (state.standings ?? []).find((s) => s.entrant === choice.n) ?? null;
+}
+
+function render() {
+  if (!choice) return;
+  const state = link.state;
+  const mine = myStanding();
+  $("who").textContent = (mine?.driver ? `${mine.driver} · ` : "") + entrantLabel(choice.key, choice.n);
+  let notice = "";
+  if (!state || state.race_id === null) notice = "No race on track";
+  else if (state.entrant && state.entrant !== choice.key) {
+    notice = `This race counts ${state.entrant}s: tap Change to pick your ${state.entrant}`;
+  } else if (!mine) notice = "Not in this race yet: your first crossing will show here";
+  $("notice").textContent = notice;
+  $("notice").hidden = !notice;
+  $("pos").textContent = mine ? `P${mine.position}` : "–";
+  $("laps").textContent = mine ? String(mine.laps) : "–";
+  $("last").textContent = mine && mine.last_ms !== null ? lapTime(mine.last_ms) : "–";
+  $("best").textContent = mine && mine.best_ms !== null ? lapTime(mine.best_ms) : "–";
+  $("best").classList.toggle("race-best", !!mine && mine.best_ms !== null && mine.best_ms === raceBest(state));
+}
+
+// --- each lap: voice and vibration ------------------------------------------------------
+function onLap(event) {
+  const lap = event.detail;
+  const state = link.state;
+  if (!choice || lap.suspect || lap.entrant !== choice.n) return;
+  if (state?.entrant && state.entrant !== choice.key) return;
+  if (sound) speak(`Lap ${lap.lap}. ${lapTime(lap.lap_ms)}`);
+  if (navigator.vibrate) {
+    try {
+      navigator.vibrate(150);
+    } catch {
+      // not allowed (no user gesture yet): silent
+    }
+  }
+}
+
+function speak(text) {
+  if (!("speechSynthesis" in window)) return;
+  const utterance = new SpeechSynthesisUtterance(text);
+  utterance.rate = 1.1;
+  speechSynthesis.cancel(); // never queue up behind an old lap
+  speechSynthesis.speak(utterance);
+}
+
+function renderSound() {
+  $("sound").textContent = sound ? "🔊 On" : "🔇 Off";
+  $("sound").setAttribute("aria-pressed", String(sound));
+}
+$("sound").addEventListener("click", () => {
+  sound = !sound;
+  save(SOUND, sound);
+  renderSound();
+  if (sound) speak("Sound on");
+});
+renderSound();
+
+// --- keep the screen on ------------------------------------------------------------------
+let wakeLock = null;
+async function keepAwake() {
+  if (!("wakeLock" in navigator) || wakeLock || document.visibilityState !== "visible") return;
+  try {
+    wakeLock = await navigator.wakeLock.request("screen");
+    wakeLock.addEventListener("release", () => { wakeLock = null; });
+  } catch {
+    wakeLock = null; // refused (battery saver, no user gesture): the screen may sleep
+  }
+}
+document.addEventListener("visibilitychange", () => choice && keepAwake());
+
+// --- live ---------------------------------------------------------------------------------
+link.addEventListener("state", render);
+link.addEventListener("lap", onLap);
+setInterval(() => setLights(lightsEl, startLights(link.state, link.lights, link.clock)), 100);
+if (choice) {
+  showMine();
+  keepAwake();
+} else {
+  showPicker();
+}

@@ -1,0 +1,44 @@
+// Home: the live board sized for a phone, and links to the other views.
+
+import { info } from "./api.js";
+import { mountBanner } from "./banner.js";
+import { flashRow, lightsMarkup, renderStandings, setLights } from "./board.js";
+import { FLAG_TEXT } from "./format.js";
+import { live } from "./live.js";
+import { registerServiceWorker } from "./pwa.js";
+import { raceClock, startLights } from "./race.js";
+
+const $ = (id) => document.getElementById(id);
+const link = live();
+mountBanner(link);
+registerServiceWorker();
+
+$("lights-box").innerHTML = lightsMarkup();
+const lightsEl = $("lights-box").querySelector(".lights");
+
+function renderState() {
+  const state = link.state;
+  renderStandings($("standings"), state, { columns: "compact" });
+  $("race-name").textContent = state?.name || "";
+  const flag = state?.flag ?? "none";
+  $("flag").dataset.flag = flag;
+  $("flag").textContent = FLAG_TEXT[flag] ?? flag;
+  tick();
+}
+
+function tick() {
+  const clock = raceClock(link.state, link.clock);
+  if ($("clock-main").textContent !== clock.main) $("clock-main").textContent = clock.main;
+  if ($("clock-sub").textContent !== clock.sub) $("clock-sub").textContent = clock.sub;
+  setLights(lightsEl, startLights(link.state, link.lights, link.clock));
+}
+
+link.addEventListener("state", renderState);
+link.addEventListener("lights", tick);
+link.addEventListener("lap", (e) => flashRow($("standings"), e.detail.entrant));
+renderState();
+setInterval(tick, 100);
+
+info().then((track) => {
+  if (track?.track_name) $("track").textContent = track.track_name;
+});

@@ -1,0 +1,63 @@
+// The TV board: standings, race clock or laps to go, flag, start lights, Wi-Fi QR.
+
+import { info } from "./api.js";
+import { mountBanner } from "./banner.js";
+import { flashRow, lightsMarkup, renderStandings, setLights } from "./board.js";
+import { FLAG_TEXT } from "./format.js";
+import { live } from "./live.js";
+import { registerServiceWorker } from "./pwa.js";
+import { raceClock, startLights } from "./race.js";
+
+const $ = (id) => document.getElementById(id);
+const link = live();
+mountBanner(link);
+registerServiceWorker();
+
+const overlay = $("lights-overlay");
+overlay.innerHTML = lightsMarkup();
+const lightsEl = overlay.querySelector(".lights");
+
+function renderState() {
+  const state = link.state;
+  renderStandings($("standings"), state);
+  $("race-name").textContent = state?.name || "";
+  const flag = state?.flag ?? "none";
+  $("flag").dataset.flag = flag;
+  $("flag").textContent = FLAG_TEXT[flag] ?? flag;
+  tick();
+}
+
+// The clock and the lights move between frames: redraw them on animation frames.
+function tick() {
+  const clock = raceClock(link.state, link.clock);
+  if ($("clock-main").textContent !== clock.main) $("clock-main").textContent = clock.main;
+  if ($("clock-sub").textContent !== clock.sub) $("clock-sub").textContent = clock.sub;
+  const view = startLights(link.state, link.lights, link.clock);
+  setLights(lightsEl, view);
+  overlay.hidden = !view.show;
+}
+
+link.addEventListener("state", renderState);
+link.addEventListener("lights", tick);
+link.addEventListener("lap", (e) => flashRow($("standings"), e.detail.entrant));
+renderState();
+(function loop() {
+  tick();
+  requestAnimationFrame(loop);
+})();
+
+// Track info (name, Wi-Fi) once the server answers; retried on each reconnect until then.
+let trackLoaded = false;
+async function loadTrack() {
+  const track = await info();
+  if (!track || trackLoaded) return;
+  trackLoaded = true;
+  if (track.track_name) $("track").textContent = track.track_name;
+  if (track.wifi) {
+    $("wifi-qr").src = track.wifi.qr_svg || "/api/wifi/qr.svg";
+    $("wifi-ssid").textContent = track.wifi.ssid;
+    $("wifi").hidden = false;
+  }
+}
+link.addEventListener("connection", () => link.connected && !trackLoaded && loadTrack());
+loadTrack();
