@@ -1,0 +1,74 @@
+"""The API's composition root: ``create_app(settings)`` wires storage, the MQTT bridge,
+live push, auth and the feature modules into one Litestar app.
+
+Reads are public; every request that could change something passes the
+``writes_need_director`` guard (auth.py), applied to the whole app.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from peewee import Database
+
+from pitwall.api import auth, club, commands, info, races, webui
+from pitwall.api.bridge import Bridge
+from pitwall.api.database import open_database
+from pitwall.api.live import Live
+from pitwall.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOKENS_FILE = "api-tokens.json"
+
+
+def openapi_config() -> OpenAPIConfig:
+    # Only the JSON document: the UI plugins load scripts from the internet, which a
+    # race-day hotspot does not have. /schema and /schema/openapi.json both serve it.
+    return OpenAPIConfig(
+        title="Pitwall", version=info.version(), path="/schema",
+        description="Race timing for slot-car tracks. Reads are public; writes need the "
+                    "race director's token (POST /api/auth/login). See docs/api.md.",
+        render_plugins=[JsonRenderPlugin()],
+        components=Components(security_schemes={
+            "director": SecurityScheme(type="http", scheme="bearer",
+                                       description="token from POST /api/auth/login "
+                                                   "(or the pitwall_director cookie)")}),
+    )
+
+
+def create_app(settings: Settings, *, bridge: Bridge | None = None,
+               db: Database | None = None) -> Litestar:
+    bridge = bridge or Bridge(settings)
+    live = Live(bridge)
+    db = db or open_database(settings)
+    tokens = Path(settings.data_dir) / TOKENS_FILE
+    director = auth.Auth(settings.director_pin, settings.api.token_ttl_s, tokens)
+    if not director.enabled:
+        log.warning("no director PIN is set (director_pin): nobody can log in to make "
+                    "changes")
+
+    def start_bridge() -> None:
+        bridge.start()  # waits (briefly) for the broker, so the first reads are live
+
+    def stop_bridge() -> None:
+        bridge.stop()
+
+    return Litestar(
+        route_handlers=[*info.route_handlers, *auth.route_handlers, *races.route_handlers,
+                        *commands.route_handlers, *club.route_handlers,
+                        *live.route_handlers, webui.router(settings)],
+        plugins=list(live.plugins),
+        guards=[auth.writes_need_director],
+        state=State({"settings": settings, "bridge": bridge, "db": db, "auth": director,
+                     "live": live}),
+        on_startup=[start_bridge, live.startup],
+        on_shutdown=[live.shutdown, stop_bridge],
+        openapi_config=openapi_config(),
+    )

@@ -1,0 +1,107 @@
+"""Race commands from the web: sent to the lap service over MQTT, answered from its reply.
+
+The API never changes race data itself: the lap service is the one writer. A refusal
+(a command that does not fit the race) is 409 with the lap service's reason; no answer
+within the timeout is 504.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Annotated
+
+import msgspec
+from litestar import post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.params import Parameter
+
+from pitwall import contract
+from pitwall.api.bridge import CommandTimeout
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_S = 5.0
+
+# The body of POST /api/races: contract.Setup's fields (one definition of their limits),
+# without the wire-only ``cmd`` and ``id``.
+RaceSetup = msgspec.defstruct(
+    "RaceSetup",
+    [(f.name, f.type, f.default if f.default is not msgspec.NODEFAULT
+      else msgspec.field(default_factory=f.default_factory))
+     for f in msgspec.structs.fields(contract.Setup) if f.name != "id"],
+    kw_only=True, forbid_unknown_fields=True, module=__name__)
+
+
+class RaceAction(str, enum.Enum):
+    start = "start"
+    yellow = "yellow"
+    green = "green"
+    red = "red"
+    finish = "finish"
+    abort = "abort"
+
+
+_ACTIONS = {RaceAction.start: contract.Start, RaceAction.yellow: contract.Yellow,
+            RaceAction.green: contract.Green, RaceAction.red: contract.Red,
+            RaceAction.finish: contract.Finish, RaceAction.abort: contract.Abort}
+
+
+class RaceCreated(msgspec.Struct):
+    race_id: int | None
+
+
+class CommandDone(msgspec.Struct):
+    ok: bool
+    race_id: int | None
+
+
+async def send(state: State, cmd: contract.Command) -> contract.Reply:
+    try:
+        reply = await state.bridge.command(cmd, timeout=TIMEOUT_S)
+    except CommandTimeout as exc:
+        log.warning("command %s: %s", cmd.__struct_config__.tag, exc)
+        raise HTTPException(status_code=504, detail=f"lap service not answering ({exc})") \
+            from None
+    if not reply.ok:
+        raise HTTPException(status_code=409, detail=reply.error or "refused")
+    return reply
+
+
+@post("/api/races", operation_id="setUpRace", summary="Set up a new race (director)",
+      status_code=201, tags=["race control"])
+async def set_up_race(data: RaceSetup, state: State) -> RaceCreated:  # type: ignore[valid-type]
+    cmd = contract.Setup(**msgspec.structs.asdict(data))
+    reply = await send(state, cmd)
+    return RaceCreated(race_id=reply.race_id)
+
+
+@post("/api/races/current/{action:str}", operation_id="controlRace",
+      summary="Start the lights, throw a flag, finish or abort the live race (director)",
+      status_code=200, tags=["race control"])
+async def control_race(action: RaceAction, state: State) -> CommandDone:
+    reply = await send(state, _ACTIONS[action]())
+    return CommandDone(ok=True, race_id=reply.race_id)
+
+
+PassId = Annotated[int, Parameter(ge=1, le=2**63 - 1, description="pass id from the pass log")]
+
+
+@post("/api/passes/{pass_id:int}/reinstate", operation_id="reinstatePass",
+      summary="Count a suspect or deleted crossing; the race is re-scored (director)",
+      status_code=200, tags=["race control"])
+async def reinstate_pass(pass_id: PassId, state: State) -> CommandDone:
+    reply = await send(state, contract.Reinstate(pass_id=pass_id))
+    return CommandDone(ok=True, race_id=reply.race_id)
+
+
+@post("/api/passes/{pass_id:int}/delete", operation_id="deletePass",
+      summary="Ignore a false crossing; the race is re-scored (director)",
+      status_code=200, tags=["race control"])
+async def delete_pass(pass_id: PassId, state: State) -> CommandDone:
+    reply = await send(state, contract.Delete(pass_id=pass_id))
+    return CommandDone(ok=True, race_id=reply.race_id)
+
+
+route_handlers = [set_up_race, control_race, reinstate_pass, delete_pass]

@@ -1,0 +1,84 @@
+"""What a board needs to introduce itself: health, the track, how to join the Wi-Fi."""
+
+from __future__ import annotations
+
+import io
+from importlib import metadata
+
+import msgspec
+import segno.helpers
+from litestar import Request, Response, get
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+
+from pitwall.settings import Settings
+
+QR_PATH = "/api/wifi/qr.svg"
+
+
+def version() -> str:
+    try:
+        return metadata.version("pitwall")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Health(msgspec.Struct):
+    ok: bool
+    laps_online: bool
+    mqtt: bool
+
+
+class Wifi(msgspec.Struct):
+    ssid: str
+    qr_svg: str
+
+
+class Info(msgspec.Struct, kw_only=True):
+    version: str
+    track_name: str
+    lanes: list[int]
+    wifi: Wifi | None
+    board_url: str
+    director_pin_set: bool
+
+
+@get("/api/health", operation_id="health", summary="Is the API up, and can it hear the "
+     "lap service?", tags=["info"])
+async def health(state: State) -> Health:
+    bridge = state.bridge
+    return Health(ok=True, laps_online=bridge.laps_online(), mqtt=bridge.connected)
+
+
+@get("/api/info", operation_id="info", summary="Track name, lanes, Wi-Fi and the board's "
+     "address", tags=["info"])
+async def info(state: State, request: Request) -> Info:
+    settings: Settings = state.settings
+    ssid = settings.wifi.ssid
+    return Info(
+        version=version(), track_name=settings.track_name, lanes=settings.lane_numbers,
+        wifi=Wifi(ssid=ssid, qr_svg=QR_PATH) if ssid else None,
+        board_url=settings.api.public_url or str(request.base_url).rstrip("/") + "/",
+        director_pin_set=bool(settings.director_pin))
+
+
+def wifi_qr_svg(ssid: str, passphrase: str) -> bytes:
+    """The standard join-this-network QR code (``WIFI:T:WPA;S:…;P:…;;``, escaped by segno)."""
+    qr = segno.helpers.make_wifi(ssid=ssid, password=passphrase or None,
+                                 security="WPA" if passphrase else "nopass")
+    out = io.BytesIO()
+    qr.save(out, kind="svg", scale=8, border=2, title=f"Join Wi-Fi {ssid}")
+    return out.getvalue()
+
+
+@get(QR_PATH, operation_id="wifiQr", summary="QR code to join the race Wi-Fi (SVG)",
+     media_type="image/svg+xml", tags=["info"])
+async def wifi_qr(state: State) -> Response[bytes]:
+    wifi = state.settings.wifi
+    if not wifi.ssid:
+        raise NotFoundException("no Wi-Fi is configured (settings [wifi] ssid)")
+    return Response(wifi_qr_svg(wifi.ssid, wifi.passphrase), media_type="image/svg+xml",
+                    headers={"Cache-Control": "no-cache"})
+
+
+route_handlers = [health, info, wifi_qr]

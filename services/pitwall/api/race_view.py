@@ -1,0 +1,189 @@
+"""Stored races as the API shows them, re-scored from their logs by the pure core.
+
+Standings, laps and what each pass meant are never stored as truth: the core folds the
+pass and control logs (``core.Race`` = ``core.score`` + classification), exactly as the
+lap service does live, so the API cannot disagree with the race rules.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import msgspec
+
+from pitwall import contract
+from pitwall.core import MS, SECOND, Kind, Race
+from pitwall.laps import store
+from pitwall.laps.publish import state_payload
+from pitwall.laps.service import boot_id
+
+CURRENT_BOOT = boot_id()
+
+
+def _ms(ns: int | None) -> float | None:
+    return None if ns is None else round(ns / MS, 3)
+
+
+class RaceSummary(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    mode: str
+    phase: str
+    created_at: float  # wall clock (seconds since 1970) of the set-up; may be off on a Pi
+    laps: int | None
+    duration_s: int | None
+    entrants: int
+
+
+class RaceConfigView(msgspec.Struct, kw_only=True):
+    mode: str
+    laps: int | None
+    duration_s: int | None
+    entrant: str
+    min_lap_ms: int
+    first_crossing: str
+    yellow_grace_ms: int
+    yellow_clock: str
+    entrants: list[contract.EntrantSpec]
+
+
+class RaceDetail(msgspec.Struct, kw_only=True):
+    race: RaceSummary
+    config: RaceConfigView
+    standings: list[contract.Standing]
+    start_ns: int | None
+    ends_ns: int | None
+
+
+class LapView(msgspec.Struct, kw_only=True):
+    entrant: int
+    driver: str
+    lap: int
+    lap_ns: int
+    lap_ms: float
+    t_ns: int
+    pass_id: int
+    neutralised: bool
+
+
+class PassView(msgspec.Struct, kw_only=True):
+    pass_id: int
+    lane: int
+    car: int | None
+    t_ns: int
+    source: str
+    kind: str  # lap|suspect|start|jump|pre_start|yellow|stopped|after_finish|unknown|deleted
+    entrant: int | None
+    lap: int  # the lap completed (kind "lap"), else the entrant's laps so far
+    lap_ms: float | None
+    override: str | None  # the director's edit: "count", "ignore" or null
+
+
+class Results(msgspec.Struct, kw_only=True):
+    race: RaceSummary
+    standings: list[contract.Standing]
+
+
+def summary(row: store.RaceRow) -> RaceSummary:
+    cfg = json.loads(row.config)
+    duration_ns = cfg.get("duration_ns")
+    return RaceSummary(
+        id=row.id, name=row.name, mode=cfg["mode"], phase=row.phase,
+        created_at=row.created_at, laps=cfg.get("laps"),
+        duration_s=None if duration_ns is None else duration_ns // SECOND,
+        entrants=len(cfg.get("entrants", ())))
+
+
+def list_races(limit: int, offset: int) -> list[RaceSummary]:
+    rows = store.RaceRow.select().order_by(store.RaceRow.id.desc()).limit(limit).offset(offset)
+    return [summary(row) for row in rows]
+
+
+def get_race(race_id: int) -> store.RaceRow | None:
+    return store.RaceRow.get_or_none(store.RaceRow.id == race_id)
+
+
+class Scored:
+    """One stored race, re-scored."""
+
+    def __init__(self, row: store.RaceRow) -> None:
+        self.row = row
+        self.race = Race(*store.load_race_logs(row))
+        self.drivers = {e.key: e.driver for e in self.race.config.entrants}
+        for s in self.race.standings():  # open races: drivers known only by key
+            self.drivers.setdefault(s.entrant, s.driver)
+
+    def now_ns(self) -> int:
+        """The clock to judge time-driven state by: now, if the race ran in this boot (the
+        monotonic clock is comparable); else the race's last event."""
+        if self.row.boot_id == CURRENT_BOOT:
+            return time.monotonic_ns()
+        r = self.race
+        times = [c.t_ns for c in r.crossings] + [c.t_ns for c in r.controls]
+        if r.plan is not None:
+            times.append(r.plan.green_ns)
+        return max(times, default=0)
+
+    def standings(self) -> list[contract.Standing]:
+        # The lap service's own translation (core -> contract), so the units match.
+        return state_payload(self.race, self.row.id, self.now_ns()).standings
+
+    def detail(self) -> RaceDetail:
+        cfg = self.race.config
+        key = cfg.entrant
+        state = state_payload(self.race, self.row.id, self.now_ns())
+        return RaceDetail(
+            race=summary(self.row),
+            config=RaceConfigView(
+                mode=cfg.mode, laps=cfg.laps,
+                duration_s=None if cfg.duration_ns is None else cfg.duration_ns // SECOND,
+                entrant=key, min_lap_ms=cfg.min_lap_ns // MS, first_crossing=cfg.first_crossing,
+                yellow_grace_ms=cfg.yellow_grace_ns // MS, yellow_clock=cfg.yellow_clock,
+                entrants=[contract.EntrantSpec(**{key: e.key}, driver=e.driver)
+                          for e in cfg.entrants]),
+            standings=state.standings, start_ns=state.start_ns, ends_ns=state.ends_ns)
+
+    def laps(self) -> list[LapView]:
+        outs = sorted((o for o in self.race.outcomes.values() if o.kind is Kind.LAP),
+                      key=lambda o: (o.t_ns, o.pass_id))
+        return [LapView(entrant=o.entrant, driver=self.drivers.get(o.entrant, ""), lap=o.lap,
+                        lap_ns=o.lap_ns, lap_ms=_ms(o.lap_ns), t_ns=o.t_ns, pass_id=o.pass_id,
+                        neutralised=o.neutralised) for o in outs]
+
+    def passes(self) -> list[PassView]:
+        sources = dict(store.PassRow.select(store.PassRow.id, store.PassRow.source)
+                       .where(store.PassRow.race == self.row.id).tuples())
+        views = []
+        for c in self.race.crossings:  # time order
+            o = self.race.outcomes[c.id]
+            views.append(PassView(
+                pass_id=c.id, lane=c.lane, car=c.car, t_ns=c.t_ns, source=sources.get(c.id, ""),
+                kind=o.kind.value, entrant=o.entrant, lap=o.lap, lap_ms=_ms(o.lap_ns),
+                override=c.override))
+        return views
+
+    def results(self) -> Results:
+        return Results(race=summary(self.row), standings=self.standings())
+
+    def results_csv(self) -> str:
+        columns = ["position", "entrant", "driver", "laps", "best_ms", "last_ms", "gap_ms",
+                   "gap_laps", "finished", "jump_start", "last_t_ns"]
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for s in self.standings():
+            writer.writerow([_cell(getattr(s, c)) for c in columns])
+        return out.getvalue()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    # A name starting like a formula would run as one in a spreadsheet.
+    return "'" + text if isinstance(value, str) and text[:1] in ("=", "+", "-", "@") else text

@@ -1,0 +1,90 @@
+"""Race reads: the list, the live race, and any stored race re-scored from its log."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from litestar import Response, get
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
+
+from pitwall import contract
+from pitwall.api import race_view
+from pitwall.api.race_view import LapView, PassView, RaceDetail, RaceSummary, Results
+
+RowId = Annotated[int, Parameter(ge=1, le=2**63 - 1, description="database id")]
+
+
+def _scored(state: State, race_id: int) -> race_view.Scored:
+    row = race_view.get_race(race_id)
+    if row is None:
+        raise NotFoundException(f"no race {race_id}")
+    return race_view.Scored(row)
+
+
+@get("/api/races", operation_id="listRaces", summary="Stored races, newest first",
+     sync_to_thread=True, tags=["races"])
+def list_races(
+    state: State,
+    limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+    offset: Annotated[int, Parameter(ge=0, le=2**31)] = 0,
+) -> list[RaceSummary]:
+    with state.db.connection_context():
+        return race_view.list_races(limit, offset)
+
+
+@get("/api/races/current", operation_id="currentRace",
+     summary="The live race: the lap service's latest race/state, as published",
+     tags=["races"])
+async def current_race(state: State) -> Response[contract.RaceState]:
+    payload = state.bridge.state()
+    if payload is None:  # nothing retained yet: no race has ever been set up
+        payload = contract.encode(contract.RaceState(race_id=None, phase="idle",
+                                                     now_ns=time.monotonic_ns()))
+    return Response(payload, media_type="application/json")
+
+
+@get("/api/races/{race_id:int}", operation_id="getRace",
+     summary="One race: settings and standings, re-scored from its pass log",
+     sync_to_thread=True, tags=["races"])
+def get_race(state: State, race_id: RowId) -> RaceDetail:
+    with state.db.connection_context():
+        return _scored(state, race_id).detail()
+
+
+@get("/api/races/{race_id:int}/laps", operation_id="raceLaps",
+     summary="Every counted lap of a race, in time order", sync_to_thread=True, tags=["races"])
+def race_laps(state: State, race_id: RowId) -> list[LapView]:
+    with state.db.connection_context():
+        return _scored(state, race_id).laps()
+
+
+@get("/api/races/{race_id:int}/passes", operation_id="racePasses",
+     summary="A race's pass log and what each pass meant", sync_to_thread=True,
+     tags=["races"])
+def race_passes(state: State, race_id: RowId) -> list[PassView]:
+    with state.db.connection_context():
+        return _scored(state, race_id).passes()
+
+
+@get("/api/races/{race_id:int}/results.json", operation_id="raceResultsJson",
+     summary="A race's classification (JSON)", sync_to_thread=True, tags=["races"])
+def results_json(state: State, race_id: RowId) -> Results:
+    with state.db.connection_context():
+        return _scored(state, race_id).results()
+
+
+@get("/api/races/{race_id:int}/results.csv", operation_id="raceResultsCsv",
+     summary="A race's classification (CSV, one row per entrant)", sync_to_thread=True,
+     media_type="text/csv", tags=["races"])
+def results_csv(state: State, race_id: RowId) -> Response[str]:
+    with state.db.connection_context():
+        text = _scored(state, race_id).results_csv()
+    return Response(text, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="race-{race_id}.csv"'})
+
+
+route_handlers = [list_races, current_race, get_race, race_laps, race_passes, results_json,
+                  results_csv]
