@@ -1,0 +1,351 @@
+// Race control: PIN login, drivers and cars, race set-up, start lights and flags, lap
+// editing. Every action reports back in the feedback strip, with the API's own `detail`
+// when something is refused.
+
+import { api, ApiError, info } from "./api.js";
+import { mountBanner } from "./banner.js";
+import { renderStandings } from "./board.js";
+import { entrantLabel, esc, FLAG_TEXT, lapTime, PHASE_TEXT } from "./format.js";
+import { live } from "./live.js";
+import { raceClock } from "./race.js";
+
+const $ = (id) => document.getElementById(id);
+const link = live();
+mountBanner(link);
+
+let track = null;
+let drivers = [];
+let cars = [];
+
+// --- feedback -------------------------------------------------------------------------------
+function say(text, kind = "ok") {
+  const msg = document.createElement("div");
+  msg.className = `msg ${kind}`;
+  msg.textContent = text;
+  const box = $("feedback");
+  box.prepend(msg);
+  while (box.children.length > 3) box.lastElementChild.remove();
+  setTimeout(() => msg.remove(), kind === "ok" ? 5000 : 15000);
+}
+
+/** Run an API call for a button or form: disable it meanwhile, report the outcome. */
+async function act(label, call, { control = null, done = null } = {}) {
+  if (control) {
+    control.disabled = true;
+    control.classList.add("busy");
+  }
+  try {
+    const result = await call();
+    say(done ? done(result) : `${label}: done`, "ok");
+    return result;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) showLogin("Your session ended: log in again.");
+    const code = err instanceof ApiError && err.status ? ` (${err.status})` : "";
+    say(`${label} failed${code}: ${err.detail ?? err.message}`, "error");
+    return undefined;
+  } finally {
+    if (control) {
+      control.disabled = false;
+      control.classList.remove("busy");
+    }
+  }
+}
+
+// --- login ----------------------------------------------------------------------------------
+function showLogin(note = "") {
+  $("login").hidden = false;
+  $("director").hidden = true;
+  $("sections").hidden = true;
+  $("logout").hidden = true;
+  $("login-note").textContent = note;
+  $("pin").focus();
+}
+
+async function showDirector() {
+  $("login").hidden = true;
+  $("director").hidden = false;
+  $("sections").hidden = false;
+  $("logout").hidden = false;
+  await Promise.all([loadPeople(), loadRaces()]);
+  if (!$("entrant-rows").children.length) fillEntrants();
+}
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const button = event.submitter;
+  const result = await act("Login", () => api("/api/auth/login", {
+    method: "POST", body: { pin: $("pin").value },
+  }), { control: button, done: () => "Logged in as race director" });
+  $("pin").value = "";
+  if (result) showDirector();
+});
+
+$("logout").addEventListener("click", async () => {
+  await act("Log out", () => api("/api/auth/logout", { method: "POST" }),
+    { done: () => "Logged out" });
+  showLogin();
+});
+
+// --- the current race -------------------------------------------------------------------------
+function renderRace() {
+  const state = link.state;
+  renderStandings($("standings"), state);
+  const has = state && state.race_id !== null;
+  $("race-title").textContent = has ? `#${state.race_id} ${state.name || ""}` : "";
+  $("phase").textContent = PHASE_TEXT[state?.phase ?? "idle"] ?? state?.phase;
+  const flag = state?.flag ?? "none";
+  $("flag").dataset.flag = flag;
+  $("flag").textContent = FLAG_TEXT[flag] ?? flag;
+  tick();
+}
+
+function tick() {
+  const clock = raceClock(link.state, link.clock);
+  $("clock-main").textContent = clock.main;
+  $("clock-sub").textContent = clock.sub;
+}
+
+const ACTION_TEXT = {
+  start: "Start lights", yellow: "Yellow flag", green: "Green flag", red: "Red flag",
+  finish: "Finish", abort: "Abort",
+};
+$("actions").addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  const action = button.dataset.action;
+  if (action === "abort" && !confirm("Abort this race? Its results are discarded.")) return;
+  await act(ACTION_TEXT[action], () => api(`/api/races/current/${action}`, { method: "POST" }),
+    { control: button, done: (r) => `${ACTION_TEXT[action]}: done (race #${r?.race_id})` });
+});
+
+// --- setup ----------------------------------------------------------------------------------
+const form = $("setup-form");
+
+function showModeFields() {
+  const mode = form.elements.mode.value;
+  form.querySelectorAll("[data-for-mode]").forEach((el) => {
+    el.hidden = !el.dataset.forMode.split(" ").includes(mode);
+  });
+}
+form.elements.mode.addEventListener("change", showModeFields);
+form.elements.entrant.addEventListener("change", () => fillEntrants());
+showModeFields();
+
+function entrantRow(number = "", driver = "") {
+  const row = document.createElement("tr");
+  row.innerHTML = `<td><input type="number" min="0" max="255" class="entrant-n" required
+      aria-label="Lane or car number" value="${esc(number)}"></td>
+    <td><input class="entrant-driver" list="driver-names" maxlength="60"
+      aria-label="Driver" value="${esc(driver)}"></td>
+    <td><button type="button" class="remove" aria-label="Remove entrant">✕</button></td>`;
+  row.querySelector(".remove").addEventListener("click", () => row.remove());
+  return row;
+}
+
+$("add-entrant").addEventListener("click", () => $("entrant-rows").append(entrantRow()));
+$("fill-entrants").addEventListener("click", () => fillEntrants());
+
+/** One row per lane (analog) or per registered car (digital), with their usual drivers. */
+async function fillEntrants() {
+  const key = form.elements.entrant.value;
+  $("entrant-key-head").textContent = key === "lane" ? "Lane" : "Car ID";
+  const assignments = await api("/api/assignments").catch(() => []);
+  const driverName = (id) => drivers.find((d) => d.id === id)?.name ?? "";
+  const usual = (n) => driverName(assignments.find((a) => a[key] === n)?.driver_id);
+  let rows;
+  if (key === "lane") {
+    rows = (track?.lanes ?? []).map((lane) => entrantRow(lane, usual(lane)));
+  } else {
+    rows = cars.filter((c) => c.car_id !== null && c.car_id !== undefined)
+      .map((c) => entrantRow(c.car_id, usual(c.car_id) || driverName(c.driver_id)));
+  }
+  $("entrant-rows").replaceChildren(...rows);
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = form.elements;
+  const key = f.entrant.value;
+  const body = {
+    mode: f.mode.value,
+    entrant: key,
+    first_crossing: f.first_crossing.value,
+    min_lap_ms: Math.round(Number(f.min_lap_s.value) * 1000),
+    name: f.name.value.trim(),
+    entrants: [...$("entrant-rows").children].map((row) => ({
+      [key]: Number(row.querySelector(".entrant-n").value),
+      driver: row.querySelector(".entrant-driver").value.trim(),
+    })),
+  };
+  if (body.mode === "laps") body.laps = Number(f.laps.value);
+  if (body.mode === "timed" || body.mode === "qualifying") {
+    body.duration_s = Math.round(Number(f.minutes.value) * 60);
+  }
+  await act("Set up race", () => api("/api/races", { method: "POST", body }),
+    { control: event.submitter, done: (r) => `Race #${r.race_id} is set up: start the lights when ready` });
+  loadRaces();
+});
+
+// --- lap editing ------------------------------------------------------------------------------
+let editRace = null; // the race whose pass log is shown
+const KIND_TEXT = {
+  lap: "lap", suspect: "suspect", start: "start", jump: "jump start", pre_start: "before start",
+  yellow: "under yellow", stopped: "stopped", after_finish: "after finish", unknown: "unknown",
+  deleted: "deleted",
+};
+
+async function loadRaces() {
+  const races = await api("/api/races?limit=50").catch(() => []);
+  const select = $("edit-race");
+  const keep = select.value;
+  select.replaceChildren(...races.map((r) => {
+    const option = document.createElement("option");
+    option.value = r.id;
+    option.textContent = `#${r.id} ${r.name || r.mode} (${r.phase})`;
+    return option;
+  }));
+  const current = link.state?.race_id;
+  select.value = keep && races.some((r) => String(r.id) === keep) ? keep
+    : current ? String(current) : (races[0] ? String(races[0].id) : "");
+  loadPasses();
+}
+
+async function loadPasses() {
+  editRace = $("edit-race").value ? Number($("edit-race").value) : null;
+  if (!editRace) {
+    $("passes").innerHTML = '<tr><td colspan="9" class="muted">No races yet</td></tr>';
+    return;
+  }
+  let passes;
+  let detail;
+  try {
+    [passes, detail] = await Promise.all([
+      api(`/api/races/${editRace}/passes`), api(`/api/races/${editRace}`),
+    ]);
+  } catch (err) {
+    say(`Loading the pass log failed: ${err.detail ?? err.message}`, "error");
+    return;
+  }
+  const startNs = detail?.start_ns ?? null;
+  const key = detail?.config?.entrant ?? link.state?.entrant ?? "car";
+  const onlyOdd = $("only-questionable").checked;
+  const shown = onlyOdd ? passes.filter((p) => p.kind === "suspect" || p.kind === "deleted") : passes;
+  $("passes").innerHTML = shown.map((p) => {
+    const t = startNs !== null ? ((p.t_ns - startNs) / 1e9).toFixed(3) : "";
+    const canReinstate = p.kind === "suspect" || p.kind === "deleted";
+    const canDelete = p.kind !== "deleted";
+    return `<tr data-pass="${p.pass_id}" data-kind="${esc(p.kind)}">
+      <td class="num">${p.pass_id}</td><td class="num">${t}</td>
+      <td class="num">${p.lane ?? ""}</td><td class="num">${p.car ?? ""}</td>
+      <td class="kind">${esc(KIND_TEXT[p.kind] ?? p.kind)}${p.override ? ` <span class="muted">(${esc(p.override)})</span>` : ""}</td>
+      <td>${p.entrant !== null && p.entrant !== undefined ? esc(entrantLabel(key, p.entrant)) : ""}</td>
+      <td class="num">${p.lap ?? ""}</td><td class="num">${lapTime(p.lap_ms)}</td>
+      <td>${canReinstate ? `<button type="button" data-edit="reinstate">Reinstate</button>` : ""}
+        ${canDelete ? `<button type="button" data-edit="delete">Delete</button>` : ""}</td></tr>`;
+  }).join("") || '<tr><td colspan="9" class="muted">No crossings</td></tr>';
+}
+
+$("edit-race").addEventListener("change", loadPasses);
+$("reload-passes").addEventListener("click", loadPasses);
+$("only-questionable").addEventListener("change", loadPasses);
+$("passes").addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-edit]");
+  if (!button) return;
+  const id = button.closest("tr").dataset.pass;
+  const edit = button.dataset.edit;
+  const label = `${edit === "delete" ? "Delete" : "Reinstate"} crossing #${id}`;
+  const ok = await act(label, () => api(`/api/passes/${id}/${edit}`, { method: "POST" }),
+    { control: button, done: () => `${label}: done, race re-scored` });
+  if (ok) loadPasses();
+});
+
+// The current race's log grows with each lap: refresh it, at most once a second.
+let passTimer = null;
+link.addEventListener("lap", (event) => {
+  if (event.detail.race_id !== editRace || passTimer) return;
+  passTimer = setTimeout(() => { passTimer = null; loadPasses(); }, 1000);
+});
+let shownRace = null;
+link.addEventListener("state", () => {
+  renderRace();
+  const id = link.state?.race_id ?? null;
+  if (id !== shownRace) {
+    shownRace = id;
+    if (!$("director").hidden) loadRaces();
+  }
+});
+
+// --- drivers and cars ----------------------------------------------------------------------------
+async function loadPeople() {
+  try {
+    [drivers, cars] = await Promise.all([api("/api/drivers"), api("/api/cars")]);
+  } catch (err) {
+    say(`Loading drivers and cars failed: ${err.detail ?? err.message}`, "error");
+    return;
+  }
+  $("driver-names").innerHTML = drivers.map((d) => `<option value="${esc(d.name)}">`).join("");
+  $("car-driver").innerHTML = '<option value="">(no driver)</option>' +
+    drivers.map((d) => `<option value="${d.id}">${esc(d.name)}</option>`).join("");
+  $("drivers").innerHTML = drivers.map((d) => `<li data-id="${d.id}">
+      <span class="swatch" style="background:${esc(d.color || "transparent")}"></span>
+      <span class="grow">${esc(d.name)}</span>
+      <button type="button" data-delete="drivers">Delete</button></li>`).join("") ||
+    '<li class="muted">No drivers yet</li>';
+  const nameOf = (id) => drivers.find((d) => d.id === id)?.name ?? "";
+  $("cars").innerHTML = cars.map((c) => `<li data-id="${c.id}">
+      <span class="grow">${esc(c.name)} <span class="muted">${c.car_id !== null ? `ID ${c.car_id}` : "no ID"}
+      ${c.driver_id ? `· ${esc(nameOf(c.driver_id))}` : ""}</span></span>
+      <button type="button" data-delete="cars">Delete</button></li>`).join("") ||
+    '<li class="muted">No cars yet</li>';
+}
+
+$("people").addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-delete]");
+  if (!button) return;
+  const kind = button.dataset.delete;
+  const id = button.closest("li").dataset.id;
+  const name = button.closest("li").querySelector(".grow").textContent.trim().split("\n")[0];
+  await act(`Delete ${name}`, () => api(`/api/${kind}/${id}`, { method: "DELETE" }),
+    { control: button, done: () => `Deleted ${name}` });
+  loadPeople();
+});
+
+$("driver-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = event.target.elements;
+  const name = f.name.value.trim();
+  const ok = await act(`Add driver ${name}`, () => api("/api/drivers", {
+    method: "POST", body: { name, color: f.color.value },
+  }), { control: event.submitter, done: () => `Added driver ${name}` });
+  if (ok) event.target.reset();
+  loadPeople();
+});
+
+$("car-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = event.target.elements;
+  const name = f.name.value.trim();
+  const body = {
+    name,
+    car_id: f.car_id.value === "" ? null : Number(f.car_id.value),
+    driver_id: f.driver_id.value === "" ? null : Number(f.driver_id.value),
+  };
+  const ok = await act(`Add car ${name}`, () => api("/api/cars", { method: "POST", body }),
+    { control: event.submitter, done: () => `Added car ${name}` });
+  if (ok) event.target.reset();
+  loadPeople();
+});
+
+// --- start --------------------------------------------------------------------------------------
+renderRace();
+setInterval(tick, 250);
+(async () => {
+  track = await info();
+  if (track && track.director_pin_set === false) {
+    showLogin("No director PIN is set on this track: set director_pin in the settings.");
+    return;
+  }
+  const me = await api("/api/auth/me").catch(() => null);
+  if (me?.director) showDirector();
+  else showLogin(track ? "" : "The server is not answering: check the Wi-Fi.");
+})();
