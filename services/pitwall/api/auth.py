@@ -39,6 +39,7 @@ from litestar.exceptions import (
     TooManyRequestsException,
 )
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import JSONBody
 from msgspec import Meta
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,8 @@ class Director(msgspec.Struct):
 
 @post("/api/auth/login", operation_id="login", summary="Log in as the race director",
       opt={"public_write": True}, status_code=200, tags=["auth"])
-async def login(data: LoginRequest, request: Request, state: State) -> Response[LoginResponse]:
+async def login(data: JSONBody[LoginRequest], request: Request,
+                state: State) -> Response[LoginResponse]:
     auth: Auth = state.auth
     client = request.client.host if request.client else "?"
     token = auth.login(data.pin, client)

@@ -13,13 +13,13 @@ import peewee
 from litestar import delete, get, post, put
 from litestar.datastructures import State
 from litestar.exceptions import ClientException, HTTPException, NotFoundException
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter
 from msgspec import Meta
 
 from pitwall import contract
 from pitwall.api.database import AssignmentRow, CarRow, DriverRow
 
-RowId = Annotated[int, Parameter(ge=1, le=2**63 - 1, description="database id")]
+RowId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="database id")]
 Name = Annotated[str, Meta(min_length=1, max_length=60)]
 Color = Annotated[str, Meta(pattern=r"^(#[0-9a-fA-F]{6})?$", description="#rrggbb or empty")]
 DriverRef = Annotated[int, Meta(ge=1, le=2**63 - 1)]
@@ -88,14 +88,14 @@ def list_drivers(state: State) -> list[Driver]:
 
 @post("/api/drivers", operation_id="addDriver", summary="Add a driver (director)",
       sync_to_thread=True, tags=["club"])
-def add_driver(data: DriverIn, state: State) -> Driver:
+def add_driver(data: JSONBody[DriverIn], state: State) -> Driver:
     with state.db.connection_context():
         return _driver(DriverRow.create(name=data.name, color=data.color))
 
 
 @put("/api/drivers/{driver_id:int}", operation_id="updateDriver",
      summary="Rename or recolour a driver (director)", sync_to_thread=True, tags=["club"])
-def update_driver(driver_id: RowId, data: DriverIn, state: State) -> Driver:
+def update_driver(driver_id: RowId, data: JSONBody[DriverIn], state: State) -> Driver:
     with state.db.connection_context():
         if not DriverRow.update(name=data.name, color=data.color).where(
                 DriverRow.id == driver_id).execute():
@@ -125,7 +125,7 @@ def list_cars(state: State) -> list[Car]:
 
 @post("/api/cars", operation_id="addCar", summary="Add a car (director)", sync_to_thread=True,
       tags=["club"])
-def add_car(data: CarIn, state: State) -> Car:
+def add_car(data: JSONBody[CarIn], state: State) -> Car:
     with state.db.connection_context(), state.db.atomic():
         _check_driver(data.driver_id)
         try:
@@ -138,7 +138,7 @@ def add_car(data: CarIn, state: State) -> Car:
 
 @put("/api/cars/{car_row:int}", operation_id="updateCar", summary="Change a car (director)",
      sync_to_thread=True, tags=["club"])
-def update_car(car_row: RowId, data: CarIn, state: State) -> Car:
+def update_car(car_row: RowId, data: JSONBody[CarIn], state: State) -> Car:
     with state.db.connection_context(), state.db.atomic():
         _check_driver(data.driver_id)
         try:
@@ -174,7 +174,7 @@ def list_assignments(state: State) -> list[Assignment]:
 
 @put("/api/assignments", operation_id="setAssignments",
      summary="Replace the default grid (director)", sync_to_thread=True, tags=["club"])
-def set_assignments(data: Annotated[list[Assignment], Meta(max_length=256)],
+def set_assignments(data: JSONBody[Annotated[list[Assignment], Meta(max_length=256)]],
                     state: State) -> list[Assignment]:
     seen = set()
     for a in data:

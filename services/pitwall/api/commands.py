@@ -15,7 +15,7 @@ import msgspec
 from litestar import post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter
 
 from pitwall import contract
 from pitwall.api.bridge import CommandTimeout
@@ -71,7 +71,7 @@ async def send(state: State, cmd: contract.Command) -> contract.Reply:
 
 @post("/api/races", operation_id="setUpRace", summary="Set up a new race (director)",
       status_code=201, tags=["race control"])
-async def set_up_race(data: RaceSetup, state: State) -> RaceCreated:  # type: ignore[valid-type]
+async def set_up_race(data: JSONBody[RaceSetup], state: State) -> RaceCreated:  # type: ignore[valid-type]
     cmd = contract.Setup(**msgspec.structs.asdict(data))
     reply = await send(state, cmd)
     return RaceCreated(race_id=reply.race_id)
@@ -80,12 +80,12 @@ async def set_up_race(data: RaceSetup, state: State) -> RaceCreated:  # type: ig
 @post("/api/races/current/{action:str}", operation_id="controlRace",
       summary="Start the lights, throw a flag, finish or abort the live race (director)",
       status_code=200, tags=["race control"])
-async def control_race(action: RaceAction, state: State) -> CommandDone:
+async def control_race(action: Annotated[RaceAction, PathParameter()], state: State) -> CommandDone:
     reply = await send(state, _ACTIONS[action]())
     return CommandDone(ok=True, race_id=reply.race_id)
 
 
-PassId = Annotated[int, Parameter(ge=1, le=2**63 - 1, description="pass id from the pass log")]
+PassId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="pass id from the pass log")]
 
 
 @post("/api/passes/{pass_id:int}/reinstate", operation_id="reinstatePass",

@@ -8,13 +8,13 @@ from typing import Annotated
 from litestar import Response, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import Parameter, PathParameter
 
 from pitwall import contract
 from pitwall.api import race_view
 from pitwall.api.race_view import LapView, PassView, RaceDetail, RaceSummary, Results
 
-RowId = Annotated[int, Parameter(ge=1, le=2**63 - 1, description="database id")]
+RowId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="database id")]
 
 
 def _scored(state: State, race_id: int) -> race_view.Scored:

@@ -1,0 +1,84 @@
+"""Fixtures for the API: one real stack per test module — the session's Mosquitto, a lap
+service process, and the API on a real uvicorn — and HTTP clients with and without the
+director's token."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from pitwall import contract
+from pitwall.api.app import create_app
+from pitwall.settings import Settings
+
+from ..conftest import make_settings
+from ..support import MqttProbe, ServiceProcess
+from .live_support import serve
+
+PIN = "2468"
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    probe: MqttProbe
+    url: str
+    laps: ServiceProcess
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+
+def api_settings(tmp_path, port: int, **extra) -> Settings:
+    """Settings for an API test: a PIN, a Wi-Fi network, and a start with no waiting
+    (lights at once, no hold) so races run in test time."""
+    extra = {"director_pin": PIN, "wifi": {"ssid": "Race Net", "passphrase": "go;fast:now"},
+             "race": {"start_lead_ms": 0, "hold_min_ms": 0, "hold_max_ms": 0}, **extra}
+    return make_settings(tmp_path, port, f"t{uuid.uuid4().hex[:10]}", **extra)
+
+
+@pytest.fixture(scope="module")
+def stack(broker, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("api")
+    settings = api_settings(tmp, broker.port)
+    probe = MqttProbe(settings)
+    laps = ServiceProcess(tmp / "pitwall.toml", "laps").start()
+    try:
+        probe.wait_for(lambda: probe.on(probe.topics.status("laps"))[-1:] == [contract.ONLINE],
+                       what="lap service online")
+        with serve(create_app(settings)) as base:
+            stack = Stack(settings, probe, f"http://{base}", laps)
+            with stack.client() as c:
+                deadline = time.monotonic() + 10
+                while not c.get("/api/health").json()["laps_online"]:
+                    assert time.monotonic() < deadline, "API never saw the lap service"
+                    time.sleep(0.05)
+            yield stack
+    finally:
+        laps.stop()
+        probe.close()
+
+
+@pytest.fixture(scope="module")
+def token(stack) -> str:
+    with stack.client() as c:
+        r = c.post("/api/auth/login", json={"pin": PIN})
+        assert r.status_code == 200, r.text
+        return r.json()["token"]
+
+
+@pytest.fixture
+def public(stack):
+    with stack.client() as c:
+        yield c
+
+
+@pytest.fixture
+def director(stack, token):
+    with stack.client(token) as c:
+        yield c
