@@ -11,23 +11,12 @@ import threading
 import time
 
 import uvicorn
-from litestar import Litestar
-
-from pitwall.api.bridge import Bridge
-from pitwall.api.live import Live
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def live_app(bridge: Bridge) -> Litestar:
-    """The smallest app that serves the live push (until the API's create_app exists)."""
-    live = Live(bridge)
-    return Litestar(route_handlers=live.route_handlers, plugins=live.plugins,
-                    on_startup=[live.startup], on_shutdown=[live.shutdown])
 
 
 @contextlib.contextmanager

@@ -9,28 +9,25 @@ import time
 import pytest
 
 from pitwall import contract
-from litestar import Litestar
-
-from pitwall.api.bridge import Bridge
-from pitwall.api.live import MAX_BACKLOG, WS_CHANNEL, Live
+from pitwall.dev.broker import Mosquitto
+from pitwall.api.app import create_app
+from pitwall.api.live import MAX_BACKLOG, WS_CHANNEL
+from tests.conftest import make_settings
 from tests.laps.conftest import RunningService, send_pass, start_race
 
-from .live_support import LiveClients, frames_until, live_app, serve
+from .live_support import LiveClients, frames_until, serve
 
 SECOND = 1_000_000_000
 
 
 @pytest.fixture
-def bridge(settings):
-    b = Bridge(settings)
-    b.start(wait=5)
-    yield b
-    b.stop()
+def app(settings):
+    return create_app(settings)
 
 
 @pytest.fixture
-def server(bridge):
-    with serve(live_app(bridge)) as base:
+def server(app):
+    with serve(app) as base:
         yield base
 
 
@@ -57,7 +54,7 @@ def test_without_a_lap_service_first_frames_say_idle_and_stale(clients):
 
 
 def test_laps_reach_every_client_with_exact_times_and_status_follows_the_service(
-        settings, bridge, clients, probe):
+        settings, clients, probe):
     service = RunningService(settings)
     try:
         plan = start_race(probe, mode="laps", laps=5, entrant="lane", min_lap_ms=1000)
@@ -104,41 +101,34 @@ def stuck_websocket(base: str) -> socket.socket:
     return s
 
 
-def test_a_client_that_never_reads_does_not_delay_the_others(bridge, probe):
-    live = Live(bridge)
-    app = Litestar(route_handlers=live.route_handlers, plugins=live.plugins,
-                   on_startup=[live.startup], on_shutdown=[live.shutdown])
-    with serve(app) as base:
-        clients = LiveClients(base)
-        try:
-            stuck = [stuck_websocket(base) for _ in range(2)]
-            reader = clients.websocket()
-            frames_until(reader, lambda f: len(f) >= 3)
-            # ~8 MB per client in all, far more than the socket buffers hold, so the stuck
-            # clients' sends block early; chunks of 50 stay within every client's backlog.
-            standings = [contract.Standing(
-                position=i, entrant=i, driver=f"Driver {i} " * 20, laps=0, last_ms=None,
-                best_ms=None, gap_ms=None, gap_laps=0, finished=False, last_t_ns=None,
-                jump_start=False) for i in range(1, 21)]
-            count, chunk = 1500, 50
-            start = time.monotonic()
-            for first in range(0, count, chunk):
-                for n in range(first, first + chunk):
-                    state = contract.RaceState(race_id=n, phase="running", now_ns=n,
-                                               standings=standings)
-                    probe.client.publish(probe.topics.race_state, contract.encode(state), qos=1)
-                frames_until(reader, lambda f, last=first + chunk - 1: f[-1]["data"].get(
-                    "race_id") == last, timeout=2)
-            elapsed = time.monotonic() - start
-            got = [f["data"]["race_id"] for f in reader if f["type"] == "state"][1:]
-            assert got == list(range(count)), "the reading client lost frames"
-            assert elapsed < 8, f"{count} frames took {elapsed:.1f} s to reach the reader"
-            backlogs = sorted(s.qsize for s in live.channels._channels[WS_CHANNEL])
-            assert backlogs[-2:] == [MAX_BACKLOG, MAX_BACKLOG], "the stuck clients never blocked"
-            for s in stuck:
-                s.close()
-        finally:
-            clients.close()
+def test_a_client_that_never_reads_does_not_delay_the_others(app, server, clients, probe):
+    live = app.state["live"]
+    stuck = [stuck_websocket(server) for _ in range(2)]
+    reader = clients.websocket()
+    frames_until(reader, lambda f: len(f) >= 3)
+    # ~8 MB per client in all, far more than the socket buffers hold, so the stuck
+    # clients' sends block early; chunks of 50 stay within every client's backlog.
+    standings = [contract.Standing(
+        position=i, entrant=i, driver=f"Driver {i} " * 20, laps=0, last_ms=None,
+        best_ms=None, gap_ms=None, gap_laps=0, finished=False, last_t_ns=None,
+        jump_start=False) for i in range(1, 21)]
+    count, chunk = 1500, 50
+    start = time.monotonic()
+    for first in range(0, count, chunk):
+        for n in range(first, first + chunk):
+            state = contract.RaceState(race_id=n, phase="running", now_ns=n,
+                                       standings=standings)
+            probe.client.publish(probe.topics.race_state, contract.encode(state), qos=1)
+        frames_until(reader, lambda f, last=first + chunk - 1: f[-1]["data"].get(
+            "race_id") == last, timeout=2)
+    elapsed = time.monotonic() - start
+    got = [f["data"]["race_id"] for f in reader if f["type"] == "state"][1:]
+    assert got == list(range(count)), "the reading client lost frames"
+    assert elapsed < 8, f"{count} frames took {elapsed:.1f} s to reach the reader"
+    backlogs = sorted(s.qsize for s in live.channels._channels[WS_CHANNEL])
+    assert backlogs[-2:] == [MAX_BACKLOG, MAX_BACKLOG], "the stuck clients never blocked"
+    for s in stuck:
+        s.close()
 
 
 def test_malformed_state_does_not_reach_browsers_or_stop_the_bridge(clients, probe):
@@ -150,3 +140,19 @@ def test_malformed_state_does_not_reach_browsers_or_stop_the_bridge(clients, pro
     probe.publish(probe.topics.race_state, good, retain=True)
     frames_until(frames, lambda f: f[-1]["type"] == "state" and f[-1]["data"]["race_id"] == 9)
     assert [f["data"].get("race_id") for f in frames[3:]] == [9]
+
+
+def test_broker_going_away_and_back_is_announced(tmp_path, topic_root):
+    with Mosquitto() as broker:
+        settings = make_settings(tmp_path, broker.port, topic_root)
+        with serve(create_app(settings)) as base:
+            clients = LiveClients(base)
+            try:
+                frames = frames_until(clients.websocket(), lambda f: len(f) >= 3)
+                assert frames[2]["data"] == {"laps": False, "mqtt": True}
+                broker.stop()
+                frames_until(frames, lambda f: f[-1]["data"] == {"laps": False, "mqtt": False})
+                broker.start()
+                frames_until(frames, lambda f: f[-1]["data"] == {"laps": False, "mqtt": True})
+            finally:
+                clients.close()
