@@ -18,7 +18,7 @@ export function renderStandings(tbody, state, { columns = "full" } = {}) {
     const label = entrantLabel(state.entrant, s.entrant);
     const driver = s.driver || label;
     const tags = [
-      s.finished ? '<span class="tag fin" title="Finished">🏁</span>' : "",
+      s.finished ? '<span class="tag fin" title="Finished">FIN</span>' : "",
       s.jump_start ? '<span class="tag jump" title="Jump start">JS</span>' : "",
     ].join("");
     const bestClass = best !== null && s.best_ms === best ? "num best race-best" : "num best";

@@ -124,7 +124,7 @@ function speak(text) {
 }
 
 function renderSound() {
-  $("sound").textContent = sound ? "🔊 On" : "🔇 Off";
+  $("sound").textContent = sound ? "Sound on" : "Sound off";
   $("sound").setAttribute("aria-pressed", String(sound));
 }
 $("sound").addEventListener("click", () => {
