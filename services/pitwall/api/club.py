@@ -167,9 +167,10 @@ def delete_car(car_row: RowId, state: State) -> None:
      tags=["club"])
 def list_assignments(state: State) -> list[Assignment]:
     with state.db.connection_context():
-        rows = AssignmentRow.select().order_by(AssignmentRow.lane, AssignmentRow.car,
-                                               AssignmentRow.id)
-        return [Assignment(lane=r.lane, car=r.car, driver_id=r.driver_id) for r in rows]
+        rows = list(AssignmentRow.select())
+    # Lanes first, then cars (sorted here: SQL engines disagree on where NULLs go).
+    rows.sort(key=lambda r: (r.lane is None, r.lane or 0, r.car or 0))
+    return [Assignment(lane=r.lane, car=r.car, driver_id=r.driver_id) for r in rows]
 
 
 @put("/api/assignments", operation_id="setAssignments",
