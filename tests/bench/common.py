@@ -162,11 +162,11 @@ class Rig:
     benchmarks do not wait; everything else is the default configuration.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, broker: type[Mosquitto] = Mosquitto) -> None:
         self.name = name
         self._tmp = tempfile.TemporaryDirectory(prefix=f"pitwall-bench-{name}-")
         self.dir = Path(self._tmp.name)
-        self.broker = Mosquitto(workdir=self.dir / "mqtt").start()
+        self.broker = broker(workdir=self.dir / "mqtt").start()
         self.config = write_config(self.dir / "pitwall.toml", {
             "data_dir": str(self.dir / "data"),
             "mqtt": {"port": self.broker.port, "topic_root": f"bench{uuid.uuid4().hex[:6]}"},
@@ -192,6 +192,29 @@ class Rig:
             if code not in (0, None):
                 print(f"  (lap service exited with {code}; log: {self.service.log_path})")
             self.service = None
+
+    def start_api(self, timeout: float = 30.0) -> tuple[ServiceProcess, str]:
+        """Start ``pitwall api`` on a free localhost port; (process, base URL) once
+        ``/api/health`` answers."""
+        import httpx
+
+        from pitwall.dev.broker import free_port
+
+        port = free_port()
+        api = ServiceProcess(self.config, "api", "--host", "127.0.0.1", "--port", str(port),
+                             log=self.dir / "api.log").start()
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    return api, base
+            except httpx.HTTPError:
+                pass
+            if not api.alive() or time.monotonic() > deadline:
+                api.stop()
+                raise RuntimeError(f"pitwall api did not come up: {api.output()[-2000:]}")
+            time.sleep(0.1)
 
     def start_race(self, watcher: Watcher, **setup) -> contract.RaceState:
         """Practice, keyed by lane, every crossing counts; returns the started state."""
@@ -231,6 +254,17 @@ def wait_green(state: contract.RaceState) -> None:
     left = (state.start_ns - time.monotonic_ns()) / 1e9
     if left > 0:
         time.sleep(left + 0.01)
+
+
+def percentiles(values: list[float], digits: int = 2) -> dict:
+    """p50, p99 and max of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+    return {"n": len(ordered), "p50": round(rank(0.50), digits), "p99": round(rank(0.99), digits),
+            "max": round(ordered[-1], digits)}
 
 
 def memory(pid: int) -> dict:

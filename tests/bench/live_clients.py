@@ -1,0 +1,123 @@
+"""Many live clients in one process, recording when each lap reaches each of them.
+
+    live_clients.py --mode api  --url ws://127.0.0.1:8080/api/live   --clients 100
+    live_clients.py --mode mqtt --port 9001 --topic ROOT/race/lap     --clients 100
+
+``api``: asyncio + ``websockets``, one connection per client, lap frames of the Pitwall
+live push. ``mqtt``: paho clients over MQTT-over-WebSocket (``transport="websockets"``),
+subscribed straight to Mosquitto's WebSocket listener: the architecture the live push
+replaces. Each paho client runs its own network thread (paho's ``loop_start``).
+
+Prints ``ready`` once every client is connected (and has had its first frames, or its
+subscription acknowledged); on ``stop`` (a line on stdin) prints one JSON line:
+``{"arrivals": [[client, lap t_ns, arrival ns], ...], "clients": n}``, arrival on
+CLOCK_MONOTONIC, the clock the pass's ``t_ns`` was taken from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import threading
+import time
+import uuid
+
+
+def run_api(url: str, n: int) -> list[list[int]]:
+    import websockets
+
+    arrivals: list[list[int]] = []
+
+    async def client(i: int, ready: asyncio.Event, counter: list[int]) -> None:
+        # Default options, as a browser: permessage-deflate offered.
+        async with websockets.connect(url, max_size=None, open_timeout=60) as ws:
+            seen = 0
+            async for message in ws:
+                now = time.monotonic_ns()
+                if seen < 3:  # the snapshot: state, lights, status
+                    seen += 1
+                    if seen == 3:
+                        counter[0] += 1
+                        if counter[0] == n:
+                            ready.set()
+                    continue
+                if message.startswith('{"type":"lap"'):
+                    # Only t_ns is needed: find it without decoding every frame.
+                    frame = json.loads(message)
+                    arrivals.append([i, frame["data"]["t_ns"], now])
+
+    async def main() -> None:
+        ready, counter = asyncio.Event(), [0]
+        tasks = []
+        for i in range(n):  # connect in small steps, as browsers would arrive
+            tasks.append(asyncio.create_task(client(i, ready, counter)))
+            if i % 20 == 19:
+                await asyncio.sleep(0.05)
+        await asyncio.wait_for(ready.wait(), 120)
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(main())
+    return arrivals
+
+
+def run_mqtt(port: int, topic: str, n: int) -> list[list[int]]:
+    from paho.mqtt.client import CallbackAPIVersion, Client
+
+    arrivals: list[list[int]] = []
+    lock = threading.Lock()
+    subscribed = threading.Semaphore(0)
+    clients = []
+    for i in range(n):
+        c = Client(CallbackAPIVersion.VERSION2, client_id=f"ws-{uuid.uuid4().hex[:8]}",
+                   transport="websockets")
+        c.ws_set_options(path="/")
+
+        def on_connect(client, userdata, flags, rc, props):
+            client.subscribe(topic, qos=1)
+
+        def on_message(client, userdata, msg, i=i):
+            now = time.monotonic_ns()
+            t_ns = json.loads(msg.payload)["t_ns"]
+            with lock:
+                arrivals.append([i, t_ns, now])
+
+        c.on_connect = on_connect
+        c.on_subscribe = lambda *a: subscribed.release()
+        c.on_message = on_message
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        clients.append(c)
+    for _ in range(n):
+        if not subscribed.acquire(timeout=120):
+            raise SystemExit("MQTT-over-WebSocket clients did not all subscribe")
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for c in clients:
+        c.disconnect()
+        c.loop_stop()
+    return arrivals
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["api", "mqtt"], required=True)
+    parser.add_argument("--clients", type=int, required=True)
+    parser.add_argument("--url")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--topic")
+    args = parser.parse_args()
+    if args.mode == "api":
+        arrivals = run_api(args.url, args.clients)
+    else:
+        arrivals = run_mqtt(args.port, args.topic, args.clients)
+    print(json.dumps({"arrivals": arrivals, "clients": args.clients}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
