@@ -4,12 +4,15 @@ processes. What the simulator generated (its recording) must come out to the nan
 
 from __future__ import annotations
 
+import re
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
 from collections import defaultdict
 
+import httpx
 import pytest
 
 from pitwall import contract
@@ -68,7 +71,11 @@ def test_simulated_race_with_six_cars_is_stored_and_published_exactly(tmp_path, 
 
 @pytest.mark.slow
 def test_pitwall_up_runs_races_and_stops_everything_on_ctrl_c(tmp_path):
-    env = {"PITWALL_DATA_DIR": str(tmp_path / "var"), "PATH": "/usr/bin:/bin:/usr/sbin"}
+    busy = socket.socket()  # the configured web port is taken: up must pick another
+    busy.bind(("0.0.0.0", 0))
+    busy.listen()
+    env = {"PITWALL_DATA_DIR": str(tmp_path / "var"), "PATH": "/usr/bin:/bin:/usr/sbin",
+           "PITWALL_API_PORT": str(busy.getsockname()[1])}
     proc = subprocess.Popen(
         [sys.executable, "-m", "pitwall", "up", "--cars", "3", "--laps", "2", "--lap-s", "0.5",
          "--no-board"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -87,9 +94,21 @@ def test_pitwall_up_runs_races_and_stops_everything_on_ctrl_c(tmp_path):
                 laps = con.execute("select count(*) from lap").fetchone()[0]
                 con.close()
         assert laps >= 3, "the director's race counted laps from the simulated cars"
+        assert f"port {busy.getsockname()[1]} is busy" in "".join(banner)
+        # The board's address and this run's PIN are in the banner, and both work.
+        text = "".join(banner)
+        url = re.search(r"Board \(browser\): +(http://127\.0\.0\.1:\d+/)", text).group(1)
+        pin = re.search(r"director's PIN: +(\d{6}) ", text).group(1)
+        assert httpx.get(url, timeout=5).status_code == 200
+        assert httpx.get(url + "api/health", timeout=5).json()["laps_online"] is True
+        r = httpx.post(url + "api/auth/login", json={"pin": pin}, timeout=5)
+        assert r.status_code == 200, r.text
+        races = httpx.get(url + "api/races", timeout=5).json()
+        assert races and races[0]["name"] == "Club night"
     finally:
         proc.send_signal(subprocess.signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
+        busy.close()
     assert proc.returncode == 0, out
     assert "pitwall up: stopped" in out
     assert "started a private Mosquitto" in "".join(banner)

@@ -1,22 +1,28 @@
 """``pitwall up``: the whole stack on one machine, with simulated cars.
 
 Starts a private Mosquitto on a free port (unless a broker already answers at the
-configured address), the lap service and the simulator as child processes (logs in
-``<data_dir>/logs``), a stand-in race director that sets up and starts one race after
-another, and shows the live board in this terminal. Ctrl-C stops everything it started.
+configured address), the lap service, the API (the web app) and the simulator as child
+processes (logs in ``<data_dir>/logs``), a stand-in race director that sets up and starts
+one race after another, and shows the live board in this terminal. Ctrl-C stops
+everything it started.
+
+With no ``director_pin`` set, a random PIN is made for this run and printed with the
+board's address, so race control in the browser works at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from pitwall.dev.broker import Mosquitto, port_open
+from pitwall.dev.broker import Mosquitto, free_port, port_open
 from pitwall.settings import Settings
 from pitwall.signals import stop_on_signals
 
@@ -46,10 +52,34 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(PITWALL_MQTT_HOST=self.settings.mqtt.host,
-                   PITWALL_MQTT_PORT=str(self.settings.mqtt.port),
-                   PITWALL_DATA_DIR=str(Path(self.settings.data_dir).resolve()))
+        s = self.settings
+        env.update(PITWALL_MQTT_HOST=s.mqtt.host, PITWALL_MQTT_PORT=str(s.mqtt.port),
+                   PITWALL_DATA_DIR=str(Path(s.data_dir).resolve()),
+                   PITWALL_API_PORT=str(s.api.port))
         return env
+
+    def choose_pin(self) -> str:
+        """The configured PIN, or a random one for this run (printed in the banner)."""
+        if self.settings.director_pin:
+            return "the configured director_pin"
+        self.settings.director_pin = f"{secrets.randbelow(10**6):06d}"
+        return f"{self.settings.director_pin} (made for this run; set director_pin to keep one)"
+
+    def choose_api_port(self) -> str | None:
+        """Keep the configured port if it is free, else take a free one and say so."""
+        api = self.settings.api
+        if _can_bind(api.host, api.port):
+            return None
+        busy, api.port = api.port, free_port()
+        return f"port {busy} is busy; the web app is on port {api.port} instead"
+
+    def wait_for_api(self, proc: subprocess.Popen, timeout: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if port_open("127.0.0.1", self.settings.api.port):
+                return True
+            time.sleep(0.1)
+        return False
 
     def start_broker(self) -> str:
         mqtt = self.settings.mqtt
@@ -60,16 +90,18 @@ class Stack:
         mqtt.host, mqtt.port = "127.0.0.1", self.broker.port
         return f"started a private Mosquitto on 127.0.0.1:{self.broker.port}"
 
-    def spawn(self, name: str, *args: str, foreground: bool = False) -> subprocess.Popen:
+    def spawn(self, name: str, *args: str, foreground: bool = False,
+              env: dict[str, str] | None = None) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "pitwall"]
         if self.config:
             cmd += ["--config", self.config]
         cmd += list(args)
         if foreground:
-            proc = subprocess.Popen(cmd, env=self.env())
+            proc = subprocess.Popen(cmd, env={**self.env(), **(env or {})})
         else:
             log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (closed with the child)
-            proc = subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(cmd, env={**self.env(), **(env or {})}, stdout=log,
+                                    stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL)
             log.close()  # the child holds its own descriptor
         self.children.append((name, proc))
@@ -102,14 +134,23 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     director = None
     try:
         print(f"pitwall up: {stack.start_broker()}")
+        pin = stack.choose_pin()
+        moved = stack.choose_api_port()
+        if moved:
+            print(f"pitwall up: {moved}")
         stack.spawn("laps", "laps")
+        # Only the API needs the PIN (it checks logins).
+        api = stack.spawn("api", "api", env={"PITWALL_DIRECTOR_PIN": settings.director_pin})
         stack.spawn("sim", "sim", "--cars", str(args.cars), "--lap-s", str(args.lap_s))
         if not args.no_director:
             from pitwall.dev.director import Director
 
             director = Director(settings, cars=args.cars, laps=args.laps, drivers=DRIVERS)
             director.start()
-        print(_banner(settings, stack), flush=True)
+        if not stack.wait_for_api(api):
+            print(f"pitwall up: the API did not start; see {stack.logs / 'api.log'}",
+                  file=sys.stderr)
+        print(_banner(settings, stack, pin), flush=True)
         board = None
         if not args.no_board and sys.stdout.isatty():
             time.sleep(1.0)  # let the banner be read
@@ -133,12 +174,24 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _banner(settings: Settings, stack: Stack) -> str:
+def _can_bind(host: str, port: int) -> bool:
+    try:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            s.bind((host, port))
+        return True
+    except OSError:
+        return False
+
+
+def _banner(settings: Settings, stack: Stack, pin: str) -> str:
     port = settings.mqtt.port
     exe = Path(sys.executable).parent / "pitwall"
     return "\n".join([
         "",
         "Pitwall is running with simulated cars.",
+        f"  Board (browser):        http://127.0.0.1:{settings.api.port}/",
+        f"  Race director's PIN:    {pin}",
         f"  Live board (terminal):  PITWALL_MQTT_PORT={port} {exe} board",
         f"  Race events:            mosquitto_sub -p {port} -t "
         f"'{settings.mqtt.topic_root}/#' -v",
