@@ -20,12 +20,16 @@ READS = {"get", "head", "options"}
 PUBLIC_WRITES = {"login", "logout"}
 
 
+def app_document() -> dict:
+    """The app's OpenAPI document, built without a server (for parametrising tests)."""
+    app = create_app(Settings(data_dir=tempfile.mkdtemp()), db=SqliteDatabase(":memory:"))
+    return app.openapi_schema.to_schema()
+
+
 def write_operations() -> list[tuple[str, str, str]]:
     """(method, path, operation id) of every write in the OpenAPI document."""
-    app = create_app(Settings(data_dir=tempfile.mkdtemp()), db=SqliteDatabase(":memory:"))
-    doc = app.openapi_schema.to_schema()
     ops = []
-    for path, item in doc["paths"].items():
+    for path, item in app_document()["paths"].items():
         for method, op in item.items():
             if method in READS or not isinstance(op, dict) or "operationId" not in op:
                 continue
