@@ -1,0 +1,111 @@
+"""The same API and lap service on PostgreSQL (``database_url``): a race run through the
+API and read back, and the setup data. Skipped, with the reason, where no PostgreSQL
+server binaries or no psycopg2 are installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pitwall import contract
+from pitwall.api.app import create_app
+from pitwall.dev.broker import free_port
+
+from ..support import MqttProbe, ServiceProcess
+from .conftest import PIN, Stack, api_settings
+from .live_support import serve
+from .test_races import publish_pass, start_race, wait_json
+
+S = 1_000_000_000
+
+
+def _pg_bin() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent  # /usr/local/bin may link only some tools
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return versions[-1].parent if versions else None
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    pytest.importorskip("psycopg2", reason="psycopg2 is not installed (pip install "
+                        "psycopg2-binary) so Peewee cannot reach PostgreSQL")
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
+    # Outside pytest's private temp folder, which the 'postgres' user cannot enter.
+    data = Path(tempfile.mkdtemp(prefix="pitwall-pg-"))
+    # PostgreSQL refuses to run as root: run the throwaway cluster as 'postgres' then.
+    user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if user:
+        shutil.chown(data, "postgres")
+    port = free_port()
+    subprocess.run([*user, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U",
+                    "pitwall"], check=True, capture_output=True)
+    subprocess.run([*user, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l",
+                    str(data / "server.log"), "-o",
+                    f"-p {port} -c listen_addresses=127.0.0.1 -k {data}", "start"],
+                   check=True, capture_output=True)
+    try:
+        subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                        "pitwall", "pitwall"], check=True, capture_output=True)
+        yield f"postgresql://pitwall@127.0.0.1:{port}/pitwall"
+    finally:
+        subprocess.run([*user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
+                        "stop"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg_stack(broker, postgres, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("api-pg")
+    settings = api_settings(tmp, broker.port, database_url=postgres)
+    probe = MqttProbe(settings)
+    laps = ServiceProcess(tmp / "pitwall.toml", "laps").start()
+    try:
+        probe.wait_for(lambda: probe.on(probe.topics.status("laps"))[-1:] == [contract.ONLINE],
+                       what="lap service online")
+        with serve(create_app(settings)) as base:
+            yield Stack(settings, probe, f"http://{base}", laps)
+    finally:
+        laps.stop()
+        probe.close()
+
+
+def test_a_race_and_setup_data_on_postgresql(pg_stack):
+    with pg_stack.client() as public:
+        deadline = time.monotonic() + 10
+        while not public.get("/api/health").json()["laps_online"]:
+            assert time.monotonic() < deadline, pg_stack.laps.output()
+            time.sleep(0.05)
+        token = public.post("/api/auth/login", json={"pin": PIN}).json()["token"]
+        with pg_stack.client(token) as director:
+            ann = director.post("/api/drivers", json={"name": f"Ann {uuid.uuid4().hex[:4]}"})
+            assert ann.status_code == 201, ann.text
+            car = director.post("/api/cars", json={"name": "Car", "car_id": 1,
+                                                   "driver_id": ann.json()["id"]})
+            assert car.status_code == 201
+            assert director.post("/api/cars", json={"name": "Dup", "car_id": 1}).status_code \
+                == 409
+            race_id, green = start_race(director, public, mode="laps", laps=2, entrant="car",
+                                        min_lap_ms=1000, entrants=[{"car": 1, "driver": "Ann"}])
+            times = [green + 3 * S + 1, green + 3 * S + 2, green + 6 * S + 3]
+            for t in times:
+                publish_pass(pg_stack, 1, 1, t)
+            wait_json(public, "/api/races/current",
+                      lambda s: s["race_id"] == race_id and s["phase"] == "finished",
+                      what=f"finish; lap service log: {pg_stack.laps.output()[-2000:]}")
+            laps = public.get(f"/api/races/{race_id}/laps").json()
+            assert [(x["lap"], x["lap_ns"], x["t_ns"]) for x in laps] == [
+                (1, times[0] - green, times[0]), (2, times[2] - times[0], times[2])]
+            kinds = [p["kind"] for p in public.get(f"/api/races/{race_id}/passes").json()]
+            assert kinds == ["lap", "suspect", "lap"]
+            assert public.get(f"/api/races/{race_id}").json()["standings"][0]["finished"]
