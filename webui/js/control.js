@@ -7,11 +7,13 @@ import { mountBanner } from "./banner.js";
 import { renderStandings } from "./board.js";
 import { entrantLabel, esc, FLAG_TEXT, lapTime, PHASE_TEXT } from "./format.js";
 import { live } from "./live.js";
+import { registerServiceWorker } from "./pwa.js";
 import { raceClock } from "./race.js";
 
 const $ = (id) => document.getElementById(id);
 const link = live();
 mountBanner(link);
+registerServiceWorker();
 
 let track = null;
 let drivers = [];
@@ -146,10 +148,14 @@ $("add-entrant").addEventListener("click", () => $("entrant-rows").append(entran
 $("fill-entrants").addEventListener("click", () => fillEntrants());
 
 /** One row per lane (analog) or per registered car (digital), with their usual drivers. */
+let fillGeneration = 0;
 async function fillEntrants() {
+  const generation = ++fillGeneration;
   const key = form.elements.entrant.value;
   $("entrant-key-head").textContent = key === "lane" ? "Lane" : "Car ID";
+  $("entrant-rows").setAttribute("aria-busy", "true");
   const assignments = await api("/api/assignments").catch(() => []);
+  if (generation !== fillGeneration) return; // a newer fill (the key changed again) wins
   const driverName = (id) => drivers.find((d) => d.id === id)?.name ?? "";
   const usual = (n) => driverName(assignments.find((a) => a[key] === n)?.driver_id);
   let rows;
@@ -160,6 +166,7 @@ async function fillEntrants() {
       .map((c) => entrantRow(c.car_id, usual(c.car_id) || driverName(c.driver_id)));
   }
   $("entrant-rows").replaceChildren(...rows);
+  $("entrant-rows").setAttribute("aria-busy", "false");
 }
 
 form.addEventListener("submit", async (event) => {

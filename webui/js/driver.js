@@ -124,7 +124,7 @@ function speak(text) {
 }
 
 function renderSound() {
-  $("sound").textContent = sound ? "Sound on" : "Sound off";
+  $("sound").textContent = sound ? "Voice on" : "Voice off";
   $("sound").setAttribute("aria-pressed", String(sound));
 }
 $("sound").addEventListener("click", () => {

@@ -58,7 +58,7 @@ export function startLights(state, lights, clock) {
     const green = toGreen <= 0;
     const recent = green && -toGreen < LIGHTS_AFTER_GREEN_MS;
     const show = (starting || recent) &&
-      !["aborted", "stopped", "idle", "ready"].includes(state?.phase);
+      !["aborted", "stopped", "idle", "ready", "finished"].includes(state?.phase);
     return { show, reds: green ? 0 : reds, green };
   }
   if (starting && lights) return { show: true, reds: lights.reds, green: lights.green };
