@@ -74,7 +74,7 @@ def test_director_runs_a_race_from_the_control_page(web, open_page):
     lane1 = page.locator('#standings tr[data-entrant="1"]')
     expect(lane1.locator("td.laps")).to_have_text("2")
     expect(lane1.locator("td.last")).to_have_text(lap_text(100_000_000))
-    screenshot(page, "control-1280")
+    screenshot(page, "control-1280", full_page=True)
 
     page.click("button[data-action=finish]")
     expect(page.locator("#phase")).to_have_text("Finished")

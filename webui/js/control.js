@@ -26,7 +26,7 @@ function say(text, kind = "ok") {
   msg.textContent = text;
   const box = $("feedback");
   box.prepend(msg);
-  while (box.children.length > 3) box.lastElementChild.remove();
+  while (box.children.length > 2) box.lastElementChild.remove();
   setTimeout(() => msg.remove(), kind === "ok" ? 5000 : 15000);
 }
 
@@ -275,7 +275,8 @@ link.addEventListener("lap", (event) => {
 let shownRace = null;
 link.addEventListener("state", () => {
   renderRace();
-  const id = link.state?.race_id ?? null;
+  // A new race, or a new phase of this one: refresh the race list (its labels show phases).
+  const id = `${link.state?.race_id ?? ""}:${link.state?.phase ?? ""}`;
   if (id !== shownRace) {
     shownRace = id;
     if (!$("director").hidden) loadRaces();
