@@ -22,11 +22,13 @@ Method:
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
 
+import psutil
 from common import (
     BENCH_DIR,
     Publisher,
@@ -104,6 +106,8 @@ def run(mode: str, n: int, passes: int, rig: Rig, api_base: str, publisher: Publ
         api_pid: int | None = None) -> dict:
     procs = start_clients(mode, n, rig, api_base)
     time.sleep(0.5)  # let the connection burst settle
+    api = psutil.Process(api_pid) if api_pid else None
+    cpu_before = sum(api.cpu_times()[:2]) if api else 0.0
     sent = []
     for i in range(WARMUP + passes):
         lane = i % LANES + 1
@@ -115,6 +119,7 @@ def run(mode: str, n: int, passes: int, rig: Rig, api_base: str, publisher: Publ
         time.sleep(PASS_GAP_S)
     time.sleep(1.0)  # the last laps' way out
     rss = memory(api_pid) if api_pid else None
+    cpu_ms = (sum(api.cpu_times()[:2]) - cpu_before) * 1000 / len(sent) if api else None
     arrivals = stop_clients(procs)
 
     counted = set(sent)
@@ -129,19 +134,23 @@ def run(mode: str, n: int, passes: int, rig: Rig, api_base: str, publisher: Publ
               "last_client_ms": percentiles([(at - t) / 1e6 for t, at in slowest.items()])}
     if rss:
         result["api_memory"] = rss
+        result["api_cpu_ms_per_pass"] = round(cpu_ms, 2)  # its lap and state frames
     lat, last = result["latency_ms"], result["last_client_ms"]
     print(f"  {mode:4} {n:4} clients: p50 {lat['p50']:7.2f} ms  p99 {lat['p99']:7.2f} ms  "
           f"max {lat['max']:7.2f} ms; last client p50 {last['p50']:.2f} / p99 "
           f"{last['p99']:.2f} ms; missing {missing}"
-          + (f"; API RSS {rss['rss_mib']} MiB" if rss else ""), flush=True)
+          + (f"; API RSS {rss['rss_mib']} MiB, CPU {cpu_ms:.1f} ms/pass" if rss else ""),
+          flush=True)
     return result
 
 
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     sizes = [50] if args.quick else [50, 200, 500]
-    passes = 10 if args.quick else 40
-    print(f"{NAME}: {sizes} clients, {passes} passes {PASS_GAP_S * 1000:.0f} ms apart")
+    passes = 10 if args.quick else 80
+    load = os.getloadavg()  # other work on the machine shows in the tail latencies
+    print(f"{NAME}: {sizes} clients, {passes} passes {PASS_GAP_S * 1000:.0f} ms apart "
+          f"(load average {load[0]:.1f})")
     results: dict = {"api": {}, "mqtt": {}}
     with Rig(NAME, broker=WebSocketMosquitto) as rig:
         watcher = Watcher(rig.settings)
@@ -179,7 +188,8 @@ def main() -> None:
         memory_figures["clients_500"] = results["api"][500]["api_memory"]
         print(f"  API RSS: idle {idle['rss_mib']} MiB, 500 clients "
               f"{memory_figures['clients_500']['rss_mib']} MiB")
-    save(NAME, args.quick, {"pass_gap_s": PASS_GAP_S, "warmup": WARMUP, **results,
+    save(NAME, args.quick, {"pass_gap_s": PASS_GAP_S, "warmup": WARMUP,
+                            "load_average_at_start": load, **results,
                             "api_memory": memory_figures}, targets)
 
 

@@ -167,9 +167,12 @@ class Live:
     async def _send_frames(self, socket: WebSocket, subscriber) -> None:
         try:
             for _, data in self.snapshot():
-                await asyncio.wait_for(socket.send_text(data.decode()), SEND_TIMEOUT_S)
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await socket.send_text(data.decode())
             async for data in subscriber.iter_events():
-                await asyncio.wait_for(socket.send_text(data.decode()), SEND_TIMEOUT_S)
+                # asyncio.timeout, not wait_for: no extra task per frame and client.
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await socket.send_text(data.decode())
         except TimeoutError:
             log.info("live client %s not reading for %.0f s: closed", _peer(socket),
                      SEND_TIMEOUT_S)
