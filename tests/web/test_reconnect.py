@@ -20,6 +20,7 @@ def test_board_reconnects_after_the_api_restarts(web, open_page):
     html = home.locator("html")
     banner = home.locator(".live-banner")
     expect(html).to_have_attribute("data-live", "live")
+    expect(html).to_have_attribute("data-transport", "websocket")
     expect(home.locator("#race-name")).to_have_text("Before restart")
     expect(banner).to_be_hidden()
 
@@ -52,3 +53,31 @@ def test_board_marks_the_lap_service_offline(web, open_page):
     finally:
         web.laps.start()
     expect(home.locator("html")).to_have_attribute("data-live", "live", timeout=10_000)
+
+
+# A WebSocket that never opens, as behind a proxy that drops upgrades.
+NO_WEBSOCKET = """
+window.WebSocket = class {
+  constructor() { setTimeout(() => this.onclose && this.onclose({ code: 1006 }), 20); }
+  close() {}
+};
+"""
+
+
+def test_board_falls_back_to_server_sent_events(web, open_page, browser):
+    context = browser.new_context(viewport={"width": 360, "height": 800}, base_url=web.url)
+    try:
+        context.add_init_script(NO_WEBSOCKET)
+        home = context.new_page()
+        errors = []
+        home.on("pageerror", lambda exc: errors.append(str(exc)))
+        home.goto("/")
+        html = home.locator("html")
+        expect(html).to_have_attribute("data-live", "live")
+        expect(html).to_have_attribute("data-transport", "sse")
+        reply = web.command(contract.Setup(mode="practice", entrant="lane", name="Over SSE"))
+        assert reply.ok, reply.error
+        expect(home.locator("#race-name")).to_have_text("Over SSE")
+        assert not errors, errors
+    finally:
+        context.close()

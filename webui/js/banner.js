@@ -24,6 +24,7 @@ export function mountBanner(live, parent = document.body) {
       text = "";
     }
     document.documentElement.dataset.live = mode;
+    document.documentElement.dataset.transport = live.transport ?? "";
     banner.textContent = text;
     banner.hidden = mode === "live";
   };

@@ -4,7 +4,7 @@
 import { api, info } from "./api.js";
 import { mountBanner } from "./banner.js";
 import { lightsMarkup, setLights } from "./board.js";
-import { entrantLabel, lapTime } from "./format.js";
+import { entrantLabel, esc, lapTime } from "./format.js";
 import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
 import { raceBest, startLights } from "./race.js";
@@ -84,7 +84,8 @@ function render() {
   if (!choice) return;
   const state = link.state;
   const mine = myStanding();
-  $("who").textContent = (mine?.driver ? `${mine.driver} · ` : "") + entrantLabel(choice.key, choice.n);
+  const label = entrantLabel(choice.key, choice.n);
+  $("who").innerHTML = mine?.driver ? `${esc(mine.driver)}<small>${esc(label)}</small>` : esc(label);
   let notice = "";
   if (!state || state.race_id === null) notice = "No race on track";
   else if (state.entrant && state.entrant !== choice.key) {

@@ -86,7 +86,13 @@ export class Live extends EventTarget {
   _openWebSocket() {
     let opened = false;
     let done = false;
-    const ws = new WebSocket(this._url("/api/live", true));
+    let ws;
+    try {
+      ws = new WebSocket(this._url("/api/live", true));
+    } catch {
+      this._openSse(); // blocked outright (some captive-portal browsers)
+      return;
+    }
     const timer = setTimeout(() => ws.close(), OPEN_TIMEOUT_MS);
     const finish = () => {
       if (done) return;
