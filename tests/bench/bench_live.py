@@ -16,6 +16,8 @@ Method:
    the CLOCK_MONOTONIC arrival of each lap (same machine, same clock); latency = arrival -
    t_ns. Figures over every (pass, client): p50, p99, max; and per pass, when the last
    client had it. The first ``WARMUP`` passes of each run are not counted.
+   The same laps' arrival at a plain MQTT client (TCP, in the benchmark process) splits
+   that into the lap service's share and the fan-out's own share.
 4. The API's resident memory is read idle (no clients) and with 500 clients connected.
 """
 
@@ -28,6 +30,7 @@ import sys
 import threading
 import time
 
+import msgspec
 import psutil
 from common import (
     BENCH_DIR,
@@ -103,8 +106,9 @@ def stop_clients(procs: list[subprocess.Popen]) -> list[list[int]]:
 
 
 def run(mode: str, n: int, passes: int, rig: Rig, api_base: str, publisher: Publisher,
-        api_pid: int | None = None) -> dict:
+        watcher: Watcher, api_pid: int | None = None) -> dict:
     procs = start_clients(mode, n, rig, api_base)
+    since = watcher.mark()
     time.sleep(0.5)  # let the connection burst settle
     api = psutil.Process(api_pid) if api_pid else None
     cpu_before = sum(api.cpu_times()[:2]) if api else 0.0
@@ -129,16 +133,28 @@ def run(mode: str, n: int, passes: int, rig: Rig, api_base: str, publisher: Publ
         if t_ns in counted:
             slowest[t_ns] = max(slowest.get(t_ns, 0), at)
     missing = n * len(sent) - len(latencies)
+    # The same laps as a plain MQTT client (TCP) in this process saw them leave the
+    # broker: what is left is the fan-out's own share (API, or Mosquitto's WebSockets).
+    lap_out = {msgspec.json.decode(p)["t_ns"]: at
+               for at, p in watcher.timed(rig.topics.race_lap, since)}
+    fanout = [(at - lap_out[t_ns]) / 1e6 for _, t_ns, at in arrivals
+              if t_ns in counted and t_ns in lap_out]
     result = {"clients": n, "client_processes": len(procs), "passes": len(sent),
               "missing": missing, "latency_ms": percentiles(latencies),
-              "last_client_ms": percentiles([(at - t) / 1e6 for t, at in slowest.items()])}
+              "last_client_ms": percentiles([(at - t) / 1e6 for t, at in slowest.items()]),
+              "lap_service_ms": percentiles([(lap_out[t] - t) / 1e6 for t in sent
+                                             if t in lap_out]),
+              "fanout_ms": percentiles(fanout)}
     if rss:
         result["api_memory"] = rss
         result["api_cpu_ms_per_pass"] = round(cpu_ms, 2)  # its lap and state frames
     lat, last = result["latency_ms"], result["last_client_ms"]
     print(f"  {mode:4} {n:4} clients: p50 {lat['p50']:7.2f} ms  p99 {lat['p99']:7.2f} ms  "
           f"max {lat['max']:7.2f} ms; last client p50 {last['p50']:.2f} / p99 "
-          f"{last['p99']:.2f} ms; missing {missing}"
+          f"{last['p99']:.2f} ms; missing {missing}\n"
+          f"       of which pass → lap out of Mosquitto p50 {result['lap_service_ms']['p50']:.2f}"
+          f" / p99 {result['lap_service_ms']['p99']:.2f} ms; fan-out alone p50 "
+          f"{result['fanout_ms']['p50']:.2f} / p99 {result['fanout_ms']['p99']:.2f} ms"
           + (f"; API RSS {rss['rss_mib']} MiB, CPU {cpu_ms:.1f} ms/pass" if rss else ""),
           flush=True)
     return result
@@ -153,7 +169,7 @@ def main() -> None:
           f"(load average {load[0]:.1f})")
     results: dict = {"api": {}, "mqtt": {}}
     with Rig(NAME, broker=WebSocketMosquitto) as rig:
-        watcher = Watcher(rig.settings)
+        watcher = Watcher(rig.settings, rig.topics.race_lap)
         rig.start_service(watcher)
         wait_green(rig.start_race(watcher))
         api, base = rig.start_api()
@@ -163,9 +179,10 @@ def main() -> None:
             idle = memory(api.proc.pid)
             print(f"  API idle: RSS {idle['rss_mib']} MiB")
             for n in sizes:
-                results["api"][n] = run("api", n, passes, rig, base, publisher, api.proc.pid)
+                results["api"][n] = run("api", n, passes, rig, base, publisher, watcher,
+                                        api.proc.pid)
             for n in sizes:
-                results["mqtt"][n] = run("mqtt", n, passes, rig, base, publisher)
+                results["mqtt"][n] = run("mqtt", n, passes, rig, base, publisher, watcher)
         finally:
             publisher.close()
             api.stop()
