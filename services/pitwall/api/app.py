@@ -71,4 +71,5 @@ def create_app(settings: Settings, *, bridge: Bridge | None = None,
         on_startup=[start_bridge, live.startup],
         on_shutdown=[live.shutdown, stop_bridge],
         openapi_config=openapi_config(),
+        logging_config=None,  # keep pitwall's logging (one format in every log file)
     )
