@@ -1,6 +1,10 @@
 """Fixtures for the API: one real stack per test module — the session's Mosquitto, a lap
 service process, and the API on a real uvicorn — and HTTP clients with and without the
-director's token."""
+director's token.
+
+Peewee binds models to one database per process (``create_app`` binds them), so a test
+that builds another app rebinds them: don't read through an earlier app afterwards.
+"""
 
 from __future__ import annotations
 
