@@ -15,7 +15,16 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-QOS = 1  # every topic: at-least-once; the lap service de-duplicates passes
+QOS = 1  # at-least-once for passes, commands, replies and state; passes are de-duplicated
+# Events (race/lap, errors) are QoS 0: a live notification stream whose every fact is also
+# in the retained race/state and in storage. At QoS 1 the lap service would hold each event
+# until the broker acknowledged it; a burst of passes left thousands waiting (100+ MiB on
+# a 10,000-lap burst) and cost a third of its throughput. See docs/mqtt.md.
+EVENT_QOS = 0
+# QoS 1 messages in flight (sent, not yet acknowledged) per client and direction: clients
+# ask the broker for this receive maximum and keep to it when sending, and the Mosquitto
+# configurations Pitwall writes use it as max_inflight_messages.
+INFLIGHT = 100
 
 PassSource = Literal["gpio", "decoder", "ir", "sim", "replay", "manual"]
 Phase = Literal["idle", "ready", "starting", "running", "finishing", "finished", "stopped",
@@ -58,6 +67,10 @@ class Topics:
 
     def status(self, service: str) -> str:
         return f"{self.root}/status/{service}"
+
+    def qos(self, topic: str) -> int:
+        """The QoS a message on ``topic`` is published with."""
+        return EVENT_QOS if topic in (self.race_lap, self.errors) else QOS
 
 
 # Availability payloads on {root}/status/{service} (retained; "offline" is the last will).

@@ -12,9 +12,9 @@ from pitwall.laps.service import LapService
 
 
 class RunningService:
-    def __init__(self, settings) -> None:
+    def __init__(self, settings, service_class: type[LapService] = LapService) -> None:
         self.settings = settings
-        self.service = LapService(settings)
+        self.service = service_class(settings)
         self.service.start(wait=5)
         self.thread = threading.Thread(target=self.service.run, daemon=True)
         self.thread.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pitwall import contract
 from pitwall.core import MS, SECOND
 from pitwall.laps import store
+from pitwall.laps.service import BATCH, LapService
 
 from .conftest import RunningService, command, send_pass, start_race
 
@@ -112,3 +113,46 @@ def test_status_is_retained_online_and_offline(settings, probe):
     probe.wait_for(lambda: contract.ONLINE in probe.on(status))
     running.stop()
     probe.wait_for(lambda: probe.on(status)[-1] == contract.OFFLINE)
+
+
+def test_a_backlog_is_read_in_bounded_batches_and_nothing_is_lost(settings, probe):
+    """Passes queued while the service was down stay at the broker until it takes them:
+    the service never holds more than one batch, and every pass is stored exactly once."""
+    first = RunningService(settings)
+    state = start_race(probe, mode="practice", entrant="lane", min_lap_ms=0)
+    first.stop()
+    n = 1500
+    for i in range(n):
+        lane = i % 4 + 1
+        send_pass(probe, lane, state.start_ns + (i + 1) * MS)
+    probe.wait_for(lambda: len(probe.on(probe.topics.lane_pass(4))) == n // 4, what="sent")
+
+    sizes: list[int] = []
+
+    class Measured(LapService):
+        def process(self, batch):
+            sizes.append(len(batch))
+            super().process(batch)
+
+    second = RunningService(settings, Measured)
+    try:
+        final = probe.wait_for(lambda: (s := probe.last_state()) and
+                               sum(x.laps for x in s.standings) == n and s,
+                               timeout=30, what=f"{n} laps")
+        assert final.race_id == state.race_id
+        # A turn stops reading once BATCH messages came in; paho's last read of the turn
+        # may add the few packets it reads at a time.
+        assert max(sizes) <= 2 * BATCH and sum(sizes) == n
+        assert len(sizes) >= n // BATCH  # it really came in several batches
+        stored = store.PassRow.select().where(store.PassRow.race == state.race_id).count()
+        assert stored == n
+    finally:
+        second.stop()
+
+
+def test_events_are_qos_0_and_everything_else_qos_1(topic_root):
+    topics = contract.Topics(topic_root)
+    assert topics.qos(topics.race_lap) == topics.qos(topics.errors) == 0
+    for topic in (topics.lane_pass(1), topics.race_state, topics.race_command,
+                  topics.race_reply, topics.lights_state, topics.status("laps")):
+        assert topics.qos(topic) == 1

@@ -7,15 +7,20 @@ while the broker is away are sent when it is back), and — for subscribers that
 lose messages — a persistent session: a fixed client id, ``clean_start=False`` and a
 session expiry, so the broker queues what arrives while the process is down.
 
-Callbacks run on paho's network thread; handlers must hand work to their own thread if
-it is slow.
+Two ways to run it. ``start()`` gives paho its own network thread: callbacks run there and
+handlers must hand slow work to a thread of their own. ``connect()`` + ``poll()`` run the
+network loop in the caller's thread instead (the lap service): messages are read only when
+the caller asks, so a backlog stays queued at the broker rather than piling up in memory,
+and no message is handed from thread to thread.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -63,7 +68,12 @@ class Bus:
         self.persistent = persistent
         self.connected = threading.Event()
         self._subscriptions: dict[str, Handler] = {}
+        self._routes: dict[str, Handler | None] = {}  # topic -> handler, see _route()
         self._announce = announce
+        self._polled = False  # True after connect(): the caller drives the network loop
+        self._delivered = 0  # messages handed to handlers (poll() counts per turn)
+        self._retry_at = 0.0  # polled mode: next reconnect attempt (time.monotonic)
+        self._retry_delay = 0.1
         # A persistent session is found again by its client id, so it must be fixed; it
         # follows the topic root so that tracks sharing one broker keep separate sessions.
         fixed = f"{self.topics.root.replace('/', '-')}-{service}"
@@ -76,6 +86,7 @@ class Bus:
             manual_ack=manual_ack,
         )
         self.client.max_queued_messages_set(0)  # never drop outgoing messages
+        self.client.max_inflight_messages_set(contract.INFLIGHT)
         self.client.reconnect_delay_set(min_delay=0.1, max_delay=2)
         if announce:
             self.client.will_set(
@@ -88,9 +99,77 @@ class Bus:
     # -------------------------------------------------------------- lifecycle
     def start(self, wait: float | None = 10.0) -> bool:
         """Connect in the background; optionally wait for the first connection."""
-        props = None
+        self._connect_async()
+        self.client.loop_start()
+        if wait:
+            ok = self.connected.wait(wait)
+            if not ok:
+                self._warn_unreachable()
+            return ok
+        return False
+
+    def connect(self, wait: float | None = 10.0) -> bool:
+        """Connect without a network thread: from now on the caller drives it with poll()."""
+        self._polled = True
+        self._connect_async()
+        deadline = time.monotonic() + (wait or 0)
+        while not self.connected.is_set() and time.monotonic() < deadline:
+            self.poll(0.05)
+        if wait and not self.connected.is_set():
+            self._warn_unreachable()
+        return self.connected.is_set()
+
+    def poll(self, timeout: float, max_messages: int = 500) -> int:
+        """One turn of the network loop in the caller's thread (after connect()).
+
+        Waits up to ``timeout`` for traffic, reads what has arrived (stopping once about
+        ``max_messages`` messages went to the handlers), sends what is queued, keeps the
+        connection alive and reconnects with back-off. Returns the number of messages
+        delivered. Handlers run in this thread, before poll() returns.
+        """
+        self._delivered = 0
+        sock = self.client.socket()
+        if sock is None:
+            self._reconnect_when_due(timeout)
+            return 0
+        wlist = [sock] if self.client.want_write() else []
+        try:
+            readable, _, _ = select.select([sock], wlist, [], timeout)
+        except (OSError, ValueError):  # socket closed under us: reconnect next turn
+            return 0
+        while readable and self._delivered < max_messages and self.client.socket():
+            if self.client.loop_read() != 0:
+                break
+            readable, _, _ = select.select([sock], [], [], 0)
+        if self.client.socket() and self.client.want_write():
+            self.client.loop_write()
+        if self.client.socket():
+            self.client.loop_misc()
+        return self._delivered
+
+    def stop(self) -> None:
+        """Say offline (the will only covers crashes), then disconnect."""
+        if self._announce and self.connected.is_set():
+            info = self.publish(self.topics.status(self.service), contract.OFFLINE, retain=True)
+            if self._polled:
+                deadline = time.monotonic() + 2
+                while not info.is_published() and self.connected.is_set() \
+                        and time.monotonic() < deadline:
+                    self.poll(0.05)  # reads the broker's acknowledgement
+            else:
+                with contextlib.suppress(RuntimeError, ValueError):  # connection already gone
+                    info.wait_for_publish(timeout=2)
+        self.client.disconnect()
+        if not self._polled:
+            self.client.loop_stop()
+
+    def _connect_async(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        # Ask the broker to keep no more than this unacknowledged with us. Mosquitto 2.0.11
+        # does not always keep to it once acknowledgements flow, so poll() also bounds
+        # what it reads per turn.
+        props.ReceiveMaximum = contract.INFLIGHT
         if self.persistent:
-            props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = self.settings.mqtt.session_expiry_s
         self.client.connect_async(
             self.settings.mqtt.host,
@@ -99,28 +178,29 @@ class Bus:
             clean_start=not self.persistent,
             properties=props,
         )
-        self.client.loop_start()
-        if wait:
-            ok = self.connected.wait(wait)
-            if not ok:
-                log.warning("MQTT broker at %s:%s not reachable yet; retrying in the background",
-                            self.settings.mqtt.host, self.settings.mqtt.port)
-            return ok
-        return False
 
-    def stop(self) -> None:
-        """Say offline (the will only covers crashes), then disconnect."""
-        if self._announce and self.connected.is_set():
-            info = self.publish(self.topics.status(self.service), contract.OFFLINE, retain=True)
-            with contextlib.suppress(RuntimeError, ValueError):  # connection already gone
-                info.wait_for_publish(timeout=2)
-        self.client.disconnect()
-        self.client.loop_stop()
+    def _reconnect_when_due(self, timeout: float) -> None:
+        now = time.monotonic()
+        if now < self._retry_at:
+            time.sleep(min(timeout, self._retry_at - now))
+            return
+        try:
+            self.client.reconnect()
+            self._retry_delay = 0.1
+        except OSError as exc:
+            log.debug("MQTT connect failed: %s", exc)
+            self._retry_at = now + self._retry_delay
+            self._retry_delay = min(self._retry_delay * 2, 2.0)
+
+    def _warn_unreachable(self) -> None:
+        log.warning("MQTT broker at %s:%s not reachable yet; retrying in the background",
+                    self.settings.mqtt.host, self.settings.mqtt.port)
 
     # -------------------------------------------------------------- messaging
     def subscribe(self, topic_filter: str, handler: Handler) -> None:
         """Register a handler; (re)subscribed on every connection."""
         self._subscriptions[topic_filter] = handler
+        self._routes.clear()
         if self.connected.is_set():
             self.client.subscribe(topic_filter, qos=contract.QOS)
 
@@ -129,7 +209,7 @@ class Bus:
     ) -> MQTTMessageInfo:
         if isinstance(payload, msgspec.Struct):
             payload = contract.encode(payload)
-        return self.client.publish(topic, payload, qos=contract.QOS, retain=retain)
+        return self.client.publish(topic, payload, qos=self.topics.qos(topic), retain=retain)
 
     def ack(self, message: MQTTMessage) -> None:
         """Acknowledge a message (manual_ack mode): the broker may now forget it."""
@@ -154,8 +234,7 @@ class Bus:
         for topic_filter in self._subscriptions:
             client.subscribe(topic_filter, qos=contract.QOS)
         if self._announce:
-            client.publish(self.topics.status(self.service), contract.ONLINE,
-                           qos=contract.QOS, retain=True)
+            self.publish(self.topics.status(self.service), contract.ONLINE, retain=True)
         self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -164,14 +243,24 @@ class Bus:
             log.warning("MQTT connection lost (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, message: MQTTMessage) -> None:
-        for topic_filter, handler in self._subscriptions.items():
-            if topic_matches_sub(topic_filter, message.topic):
-                try:
-                    handler(message)
-                except Exception:  # a bad handler must not kill paho's network thread
-                    log.exception("handler for %s failed", message.topic)
-                return
-        # A message for a subscription we no longer hold (e.g. queued in an old session).
-        if self.manual_ack:
+        self._delivered += 1
+        handler = self._route(message.topic)
+        if handler is not None:
+            try:
+                handler(message)
+            except Exception:  # a bad handler must not kill paho's network thread
+                log.exception("handler for %s failed", message.topic)
+        elif self.manual_ack:
+            # A message for a subscription we no longer hold (e.g. queued in an old session).
             self.ack(message)
 
+    def _route(self, topic: str) -> Handler | None:
+        """The handler for a topic; matched once per topic name (there are few), then cached."""
+        try:
+            return self._routes[topic]
+        except KeyError:
+            handler = next((h for f, h in self._subscriptions.items()
+                            if topic_matches_sub(f, topic)), None)
+            if len(self._routes) < 1024:  # garbage topics must not grow it without end
+                self._routes[topic] = handler
+            return handler

@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from pitwall import contract
+
 
 class BrokerError(RuntimeError):
     pass
@@ -69,7 +71,7 @@ class Mosquitto:
             # keep every queued pass for it instead of Mosquitto's default of 1000.
             "max_queued_messages 0",
             "max_queued_bytes 0",
-            "max_inflight_messages 100",
+            f"max_inflight_messages {contract.INFLIGHT}",
             # Mosquitto batches small packets by default (Nagle): ~20 ms per pass on the
             # way to the lap service. Passes are tiny and latency is the product.
             "set_tcp_nodelay true",

@@ -1,10 +1,12 @@
 """The lap service: the single writer of race data.
 
-paho's network thread only queues incoming messages. One worker thread takes them in
-batches; each batch is stored in one transaction, then the results are published, and
-only then is each message acknowledged to the broker (``manual_ack``). So a pass is
-either on disk or still queued at the broker: a crash loses nothing, and a redelivered
-pass is recognised by its (lane, t_ns) and skipped.
+One thread does everything: it drives the MQTT connection itself (``Bus.poll``), takes
+what has arrived as a batch (at most ``BATCH`` messages), stores the batch in one
+transaction, publishes the results, and only then acknowledges each message to the
+broker (``manual_ack``). So a pass is either on disk or still queued at the broker: a
+crash loses nothing, and a redelivered pass is recognised by its (lane, t_ns) and
+skipped. Reading only as fast as it stores also keeps a backlog at the broker, not in
+this process's memory.
 
 Passes are never re-stamped: the core scores their sensor timestamps. The service's own
 clock (CLOCK_MONOTONIC, the same clock as the sensors) stamps only commands and plans
@@ -14,7 +16,6 @@ the start sequence.
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import threading
 import time
@@ -24,7 +25,7 @@ import msgspec
 import peewee
 from paho.mqtt.client import MQTTMessage
 
-from pitwall import contract
+from pitwall import contract, memory
 from pitwall.bus import Bus
 from pitwall.core import MS, ControlKind, Crossing, Kind, Outcome, Race
 from pitwall.laps import store
@@ -34,8 +35,14 @@ from pitwall.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BATCH = 500  # messages per transaction at most
+BATCH = contract.INFLIGHT  # messages per transaction at most: what a backlog may hold here
 IDLE_TICK_S = 0.5  # re-check time-driven changes (timed race ends) this often
+# While a backlog drains, race state (retained, with the full standings) goes out at most
+# this often; each lap still gets its own event, and the state is sent as soon as idle.
+STATE_INTERVAL_NS = 100_000_000
+# Once this many messages were processed without a pause, memory is handed back to the
+# system when the service next goes idle (see pitwall.memory).
+BURST = 1000
 
 
 def boot_id() -> str:
@@ -55,13 +62,15 @@ class LapService:
         self.db = store.open_database(settings.data_dir, settings.database_url)
         self.bus = Bus(settings, "laps", persistent=True, manual_ack=True)
         self.topics = self.bus.topics
-        self.inbox: queue.SimpleQueue[MQTTMessage] = queue.SimpleQueue()
+        self.inbox: list[MQTTMessage] = []  # filled by bus.poll(), in this thread
         self.race: Race | None = None
         self.race_id: int | None = None
         self.commands = CommandHandler(self, rng or random.Random())
         self._stop = threading.Event()
         self._published_state: bytes | None = None
         self._published_lights: tuple | None = None
+        self._state_sent_ns = 0
+        self._cached_phase: tuple[int | None, str] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def restore(self) -> None:
@@ -88,9 +97,9 @@ class LapService:
 
     def start(self, wait: float | None = 10.0) -> None:
         self.restore()
-        self.bus.subscribe(self.topics.lane_pass_all, self.inbox.put)
-        self.bus.subscribe(self.topics.race_command, self.inbox.put)
-        self.bus.start(wait=wait)
+        self.bus.subscribe(self.topics.lane_pass_all, self.inbox.append)
+        self.bus.subscribe(self.topics.race_command, self.inbox.append)
+        self.bus.connect(wait=wait)
         self.publish_state(force=True)
 
     def stop(self) -> None:
@@ -98,12 +107,22 @@ class LapService:
 
     def run(self) -> None:
         """Process messages until stop(). Call start() first."""
+        processed, burst = False, 0
         try:
             while not self._stop.is_set():
-                batch = self._next_batch(self._wait_s())
-                if batch:
+                # Right after a batch, only look for more; otherwise wait for traffic.
+                self.bus.poll(0 if processed else self._wait_s(), max_messages=BATCH)
+                processed = bool(self.inbox)
+                if processed:
+                    batch = self.inbox[:]  # the handlers hold this very list
+                    self.inbox.clear()
                     self.process(batch)
-                self.publish_state()
+                    burst += len(batch)
+                # While batches keep coming the state is throttled; it goes out once idle.
+                self.publish_state(throttle=processed)
+                if not processed and burst >= BURST:
+                    memory.release()
+                    burst = 0
         finally:
             self.bus.stop()
             self.db.close()
@@ -122,14 +141,15 @@ class LapService:
     def _commit(self, batch: list[MQTTMessage]) -> None:
         outbox: list[tuple[str, msgspec.Struct]] = []
         with self.db.atomic():
+            race_id = self._open_race_id()  # the race passes join; changes only by command
             for msg in batch:
                 if msg.topic == self.topics.race_command:
                     outbox += self.commands.handle(msg)
+                    race_id = self._open_race_id()
                 else:
-                    outbox += self._handle_pass(msg)
+                    outbox += self._handle_pass(msg, race_id)
         for topic, payload in outbox:
             self.bus.publish(topic, payload)
-        self.publish_state()
         for msg in batch:  # on disk and published: the broker may forget them now
             self.bus.ack(msg)
 
@@ -153,7 +173,8 @@ class LapService:
                 self.bus.ack(msg)
                 return
 
-    def _handle_pass(self, msg: MQTTMessage) -> list[tuple[str, msgspec.Struct]]:
+    def _handle_pass(self, msg: MQTTMessage,
+                     race_id: int | None) -> list[tuple[str, msgspec.Struct]]:
         try:
             p = contract.decode_pass(msg.payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -164,7 +185,6 @@ class LapService:
             self.bus.report_error(msg.topic, f"pass for lane {p.lane} on the topic of lane "
                                   f"{lane}", msg.payload)
             return []
-        race_id = self.race_id if self._race_open() else None
         pass_id = store.insert_pass(race_id, p.lane, p.car, p.t_ns, p.source)
         if pass_id is None:
             log.debug("pass lane %s t_ns %s already stored (redelivery)", p.lane, p.t_ns)
@@ -188,29 +208,40 @@ class LapService:
             suspect=out.kind is Kind.SUSPECT, pass_id=out.pass_id))]
 
     # ------------------------------------------------------------------ state
-    def publish_state(self, force: bool = False) -> None:
-        """Publish race and lights state (retained) when they changed."""
+    def publish_state(self, force: bool = False, throttle: bool = False) -> None:
+        """Publish race and lights state (retained) when they changed.
+
+        ``throttle``: a backlog is draining; send the state only if the last one is older
+        than STATE_INTERVAL_NS (lights changes always go out at once).
+        """
         now = self.clock()
-        state = state_payload(self.race, self.race_id, now)
-        # now_ns changes every time: compare without it.
-        key = contract.encode(msgspec.structs.replace(state, now_ns=0))
-        if force or key != self._published_state:
-            self._published_state = key
-            self._cache_phase()
-            self.bus.publish(self.topics.race_state, state, retain=True)
+        if force or not throttle or now - self._state_sent_ns >= STATE_INTERVAL_NS:
+            state = state_payload(self.race, self.race_id, now)
+            # now_ns changes every time: compare without it.
+            key = contract.encode(msgspec.structs.replace(state, now_ns=0))
+            if force or key != self._published_state:
+                self._published_state, self._state_sent_ns = key, now
+                self._cache_phase()
+                self.bus.publish(self.topics.race_state, state, retain=True)
         lights = lights_payload(self.race, now)
         lkey = (lights.reds, lights.green, lights.flag, lights.power, lights.plan)
         if force or lkey != self._published_lights:
             self._published_lights = lkey
             self.bus.publish(self.topics.lights_state, lights, retain=True)
 
-    def _race_open(self) -> bool:
-        return self.race is not None and \
-            self.race.phase_at(self.clock()) not in ("finished", "aborted")
+    def _open_race_id(self) -> int | None:
+        """The race a pass joins now: the current one unless it has ended."""
+        if self.race is None or self.race.phase_at(self.clock()) in ("finished", "aborted"):
+            return None
+        return self.race_id
 
     def _cache_phase(self) -> None:
+        """Keep the race row's phase (for listings) up to date; write only on a change."""
         if self.race is not None:
-            store.set_phase(self.race_id, self.race.phase_at(self.clock()))
+            cached = (self.race_id, self.race.phase_at(self.clock()))
+            if cached != self._cached_phase:
+                store.set_phase(*cached)
+                self._cached_phase = cached
 
     def _wait_s(self) -> float:
         """Sleep until the next light change, at most IDLE_TICK_S."""
@@ -219,16 +250,3 @@ class LapService:
         now = self.clock()
         nxt = self.race.next_change(now)
         return IDLE_TICK_S if nxt is None else min(IDLE_TICK_S, max(0.0, (nxt - now) / 1e9))
-
-    def _next_batch(self, timeout: float) -> list[MQTTMessage]:
-        try:
-            batch = [self.inbox.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        while len(batch) < BATCH:
-            try:
-                batch.append(self.inbox.get_nowait())
-            except queue.Empty:
-                break
-        return batch
-
