@@ -36,6 +36,7 @@ test-fast: setup ## the pure core's tests only (seconds)
 	$(BIN)/pytest tests/core
 
 bench: setup ## benchmarks: print figures, save JSON under bench-results/
+	services/scripts/install-system-deps.sh wrk  # the HTTP load generator
 	$(BIN)/python tests/bench/run_all.py
 
 lint: setup ## ruff over the services and tests
