@@ -84,6 +84,20 @@ class WifiSettings(_Section):
     ] = ""
 
 
+class HotspotSettings(_Section):
+    """The race Wi-Fi's network side: DHCP, DNS and the captive portal."""
+
+    leases_file: Annotated[
+        str, Meta(description="dnsmasq's lease file, read by the captive portal to know a "
+                  "phone by its MAC address as well as its IP. Missing or unreadable: by IP "
+                  "only.")
+    ] = "/var/lib/misc/dnsmasq.leases"
+    portal_ttl_s: Annotated[
+        int, Meta(ge=60, description="How long a phone that tapped through the captive "
+                  "portal stays 'online' before the portal shows again (a race day).")
+    ] = 24 * 3600
+
+
 class RaceDefaults(_Section):
     """Defaults for a race set up without these fields."""
 
@@ -178,6 +192,7 @@ class Settings(_Section):
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)
     race: RaceDefaults = msgspec.field(default_factory=RaceDefaults)
     wifi: WifiSettings = msgspec.field(default_factory=WifiSettings)
+    hotspot: HotspotSettings = msgspec.field(default_factory=HotspotSettings)
     lanes: Annotated[
         list[LaneSettings], Meta(description="Lane sensors, one [[lanes]] table each.")
     ] = []
