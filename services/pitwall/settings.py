@@ -32,6 +32,9 @@ class SettingsError(Exception):
     """The settings file or an environment override is invalid."""
 
 
+_IPV4 = r"^(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}$"
+
+
 class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pass
 
@@ -85,8 +88,45 @@ class WifiSettings(_Section):
 
 
 class HotspotSettings(_Section):
-    """The race Wi-Fi's network side: DHCP, DNS and the captive portal."""
+    """The race Wi-Fi's network side: DHCP, DNS and the captive portal.
 
+    ``pitwall hotspot render`` turns these (with ``[wifi]``) into hostapd, dnsmasq and
+    nftables files; see hostapd/README.md.
+    """
+
+    interface: Annotated[
+        str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,15}$", description="Wi-Fi interface the "
+                  "hotspot runs on.")
+    ] = "wlan0"
+    address: Annotated[
+        str, Meta(pattern=_IPV4, description="The Pi's address on the hotspot: gateway, DNS "
+                  "server and where every name resolves.")
+    ] = "10.77.0.1"
+    prefix: Annotated[
+        int, Meta(ge=16, le=29, description="Hotspot subnet size in bits (24: 10.77.0.0/24).")
+    ] = 24
+    dhcp_start: Annotated[
+        str, Meta(pattern=_IPV4, description="First address handed to phones.")
+    ] = "10.77.0.10"
+    dhcp_end: Annotated[
+        str, Meta(pattern=_IPV4, description="Last address handed to phones.")
+    ] = "10.77.0.250"
+    lease_s: Annotated[
+        int, Meta(ge=120, description="DHCP lease time in seconds.")
+    ] = 4 * 3600
+    board_host: Annotated[
+        str, Meta(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$",
+                  description="Short name of the board for phones (any name resolves to "
+                  "the Pi; this one is printed and announced).")
+    ] = "pitwall.lan"
+    band: Annotated[
+        Literal["2.4", "5"], Meta(description="Wi-Fi band in GHz. 2.4 reaches further and "
+                                  "every phone has it.")
+    ] = "2.4"
+    channel: Annotated[
+        int, Meta(ge=1, le=196, description="Wi-Fi channel (2.4 GHz: 1, 6 or 11; 5 GHz: "
+                  "36 to 48 need no radar detection).")
+    ] = 6
     leases_file: Annotated[
         str, Meta(description="dnsmasq's lease file, read by the captive portal to know a "
                   "phone by its MAC address as well as its IP. Missing or unreadable: by IP "
