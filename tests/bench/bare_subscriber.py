@@ -4,12 +4,12 @@ It connects like the lap service (MQTT v5, fixed client id, ``clean_start=False`
 session expiry, QoS 1 on ``{root}/lane/+/pass``), drains what the broker queued for its
 session and stops after ``--count`` passes. It stores nothing. With ``--manual-ack`` it
 acknowledges each message itself right after decoding it (paho ``manual_ack``); without,
-paho acknowledges when the callback returns. With ``--echo`` it also publishes one QoS 1
-message per pass (as the lap service publishes a lap event per pass), to
+paho acknowledges when the callback returns. With ``--echo`` it also publishes one message
+per pass at the lap events' QoS (as the lap service publishes a lap event per pass), to
 ``{root}/bench/echo``, which nobody subscribes to.
 
 Prints one JSON line: CLOCK_MONOTONIC ns of connection and of the last pass (with
-``--echo``: of the broker's acknowledgement of the last echo), and counts.
+``--echo``: of the last echo sent), and counts.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main() -> None:
         try:
             p = contract.decode_pass(msg.payload)
             if args.echo:
-                client.publish(echo_topic, contract.encode(p), qos=contract.QOS)
+                client.publish(echo_topic, contract.encode(p), qos=contract.EVENT_QOS)
         except (msgspec.DecodeError, msgspec.ValidationError):
             result["invalid"] += 1
         if args.manual_ack:
@@ -67,7 +67,7 @@ def main() -> None:
 
     def on_publish(client, userdata, mid, reason_code, properties):
         result["echoed"] += 1
-        if result["echoed"] == args.count:  # the broker has the last echo
+        if result["echoed"] == args.count:  # the last echo is out
             result["last_ns"] = time.monotonic_ns()
             done.set()
 

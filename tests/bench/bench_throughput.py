@@ -4,7 +4,7 @@ Method (isolates each subscriber's capability from the publisher's speed):
 1. Persistent sessions are created for the lap service (it runs once, a practice race
    keyed by lane is set up and started, then it is stopped with SIGINT) and for two bare
    subscribers (``bare_subscriber.py``: auto-ack, manual-ack, and auto-ack publishing one
-   QoS 1 "echo" per pass).
+   "echo" per pass at the lap events' QoS).
 2. N valid passes (4 lanes, increasing ``t_ns``, all after green) are published with
    QoS 1 while nobody is connected: Mosquitto queues them in each session.
 3. Each subscriber is started as its own process in turn and drains its queue. The rate
@@ -40,7 +40,7 @@ MS = 1_000_000
 
 
 # Baselines: bare_subscriber.py options, by result name. The target compares with the
-# first; the echo variant shows the MQTT cost of one QoS 1 publish per pass.
+# first; the echo variant shows the MQTT cost of one lap-event publish per pass.
 BARE = {"bare_auto_ack": [], "bare_manual_ack": ["--manual-ack"],
         "bare_auto_ack_echo": ["--echo"]}
 
