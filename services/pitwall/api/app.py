@@ -12,12 +12,13 @@ from pathlib import Path
 
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from peewee import Database
 
-from pitwall.api import auth, club, commands, info, races, webui
+from pitwall.api import auth, club, commands, info, portal, races, webui
 from pitwall.api.bridge import Bridge
 from pitwall.api.database import open_database
 from pitwall.api.live import Live
@@ -43,10 +44,19 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
+async def log_unexpected(exception: Exception, scope) -> None:
+    """Log every error that becomes a 500: Litestar answers it, but with our logging
+    configuration (logging_config=None) it would not say a word about it."""
+    if not isinstance(exception, HTTPException) or exception.status_code >= 500:
+        log.error("%s %s failed", scope.get("method", "WS"), scope.get("path"),
+                  exc_info=exception)
+
+
 def create_app(settings: Settings, *, bridge: Bridge | None = None,
                db: Database | None = None) -> Litestar:
     bridge = bridge or Bridge(settings)
     live = Live(bridge)
+    captive_portal = portal.Portal(settings)
     db = db or open_database(settings)
     tokens = Path(settings.data_dir) / TOKENS_FILE
     director = auth.Auth(settings.director_pin, settings.api.token_ttl_s, tokens)
@@ -63,13 +73,17 @@ def create_app(settings: Settings, *, bridge: Bridge | None = None,
     return Litestar(
         route_handlers=[*info.route_handlers, *auth.route_handlers, *races.route_handlers,
                         *commands.route_handlers, *club.route_handlers,
-                        *live.route_handlers, webui.router(settings)],
+                        *live.route_handlers, *portal.route_handlers,
+                        webui.router(settings)],
         plugins=list(live.plugins),
+        # Pages asked for under a foreign host name (a captive phone) go to the portal.
+        middleware=[portal.ForeignHostMiddleware(captive_portal)],
         guards=[auth.writes_need_director],
         state=State({"settings": settings, "bridge": bridge, "db": db, "auth": director,
-                     "live": live}),
+                     "live": live, "portal": captive_portal}),
         on_startup=[start_bridge, live.startup],
         on_shutdown=[live.shutdown, stop_bridge],
+        after_exception=[log_unexpected],
         openapi_config=openapi_config(),
         logging_config=None,  # keep pitwall's logging (one format in every log file)
     )
