@@ -30,3 +30,9 @@ def test_unexpected_errors_are_logged_and_client_errors_are_not(caplog):
     assert len(records) == 1
     assert "GET /boom failed" in records[0].getMessage()
     assert "kaboom" in str(records[0].exc_info[1])
+
+
+def test_the_api_app_has_the_hook(settings):
+    from pitwall.api.app import create_app
+
+    assert log_unexpected in create_app(settings).after_exception
