@@ -24,6 +24,7 @@ COMMANDS = {
     "replay": ("pitwall.sim.replay", "publish a recorded pass log (CSV: t_ms,lane,car)"),
     "board": ("pitwall.board", "live standings in the terminal"),
     "settings": ("pitwall.settings_cli", "print every setting, its value and description"),
+    "hotspot": ("pitwall.hotspot.main", "render the hotspot's hostapd, dnsmasq, nftables files"),
 }
 
 

@@ -1,0 +1,1 @@
+"""The race Wi-Fi's configuration: hostapd, dnsmasq and nftables files from the settings."""
