@@ -16,8 +16,9 @@ from pitwall.settings import Settings
 from .conftest import PIN, api_settings
 
 READS = {"get", "head", "options"}
-# Logging in and out are writes anyone may make (they change no data).
-PUBLIC_WRITES = {"login", "logout"}
+# Logging in and out are writes anyone may make (they change no data); so is a phone's
+# tap through the captive portal (it changes only that phone's own portal answer).
+PUBLIC_WRITES = {"login", "logout", "acceptPortal"}
 
 
 def app_document() -> dict:
