@@ -25,7 +25,9 @@ function showOnline(online) {
 
 function showBoard(url) {
   $("board-link").href = url;
-  $("board-url").textContent = url.replace(/^https?:\/\//, "").replace(/\/$/, "");
+  const address = url.replace(/^https?:\/\//, "").replace(/\/$/, "");
+  $("board-url").textContent = address;
+  $("board-address").textContent = address;
   $("howto").innerHTML = howto(url.replace(/\/$/, ""));
 }
 
