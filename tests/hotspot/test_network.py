@@ -1,0 +1,162 @@
+"""The race Wi-Fi end to end, in network namespaces: the real dnsmasq with the rendered
+file, the rendered nftables rules, the real API, and phones taking a DHCP lease with
+busybox udhcpc and fetching pages with curl. Root only (see conftest.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from .conftest import needs_root_and_tools
+from .netns import HotspotLab, run
+
+pytestmark = needs_root_and_tools
+
+ADDRESS = "10.77.0.1"
+API_PORT = 8080
+BOARD = "pitwall.lan"
+PORTAL_API = f"http://{ADDRESS}/api/captive"
+RESOLV = Path("/etc/resolv.conf")
+
+
+def _fingerprint(path: Path) -> tuple[str, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+# Taken when the module is imported, before any namespace or DHCP client exists.
+HOST_RESOLV_BEFORE = _fingerprint(RESOLV) if RESOLV.exists() else None
+
+
+def lab_settings(tmp: Path) -> dict:
+    return {
+        "data_dir": str(tmp / "data"),
+        "director_pin": "2468",
+        "api": {"port": API_PORT, "public_url": f"http://{BOARD}/"},
+        "mqtt": {"port": 1883},
+        "wifi": {"ssid": "Race Net", "passphrase": "go fast now", "country": "GB"},
+        # br0 stands in for wlan0: the phones' veth ends are its ports.
+        "hotspot": {"interface": "br0", "address": ADDRESS, "board_host": BOARD,
+                    "leases_file": str(tmp / "dnsmasq.leases")},
+    }
+
+
+@pytest.fixture(scope="module")
+def lab(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hotspot")
+    hotspot = HotspotLab(tmp, lab_settings(tmp), phones=2)
+    request.addfinalizer(hotspot.close)  # also if the set-up below fails half way
+    try:
+        hotspot.render()
+        hotspot.build_network(ADDRESS, 24, "br0")
+        hotspot.load_firewall()
+        hotspot.start_dnsmasq()
+        hotspot.start_api(mqtt_port=1883)
+        hotspot.start_internet_host()
+        for phone in hotspot.phones:
+            phone.dhcp()
+        phone1, phone2 = hotspot.phones
+        phone1.set_resolver(phone1.lease["dns"].split()[0])  # what a phone does
+        phone2.set_resolver("8.8.8.8")  # a phone with a hard-coded resolver
+        hotspot.wait_http(f"http://{ADDRESS}:{API_PORT}/api/health")
+        yield hotspot
+    finally:
+        hotspot.close()
+
+
+def test_a_phone_gets_a_lease_with_the_pi_as_gateway_and_dns_and_option_114(lab):
+    for phone in lab.phones:
+        lease = phone.lease
+        assert lease["router"].split()[0] == ADDRESS
+        assert lease["dns"].split()[0] == ADDRESS
+        assert lease["mask"] == "24"
+        assert 10 <= int(lease["ip"].rsplit(".", 1)[1]) <= 250
+        assert bytes.fromhex(lease["opt114"]).decode() == PORTAL_API
+    # The lease file the captive portal reads knows each phone by MAC and IP.
+    leases = Path(lab.settings_data["hotspot"]["leases_file"]).read_text()
+    for phone in lab.phones:
+        assert re.search(rf"^\d+ {phone.mac} {re.escape(phone.lease['ip'])} ", leases, re.M), \
+            leases
+
+
+@pytest.mark.parametrize("name", [
+    "connectivitycheck.gstatic.com", "www.google.com", "captive.apple.com",
+    "www.msftconnecttest.com", "detectportal.firefox.com", BOARD, "example.org",
+    "no-such-name.invalid",
+])
+def test_every_name_resolves_to_the_pi(lab, name):
+    assert lab.phones[0].dig(name) == [ADDRESS]
+
+
+def test_ipv6_names_get_an_empty_answer_and_the_board_has_a_reverse_name(lab):
+    phone = lab.phones[0]
+    assert phone.dig("captive.apple.com", "AAAA") == []
+    assert phone.dig(f"{ADDRESS.split('.')[3]}.0.77.10.in-addr.arpa", "PTR") == [f"{BOARD}."]
+
+
+def test_a_phone_with_a_hard_coded_resolver_is_answered_by_the_pi(lab):
+    phone = lab.phones[1]
+    assert "nameserver 8.8.8.8" in Path(f"/etc/netns/{phone.name}/resolv.conf").read_text()
+    assert phone.dig("connectivitycheck.gstatic.com") == [ADDRESS]  # via its resolv.conf
+    assert phone.dig("example.com", server="1.1.1.1") == [ADDRESS]
+    tcp = phone.run("dig", "+short", "+tcp", "+time=2", "+tries=1", "@9.9.9.9", "a.example")
+    assert tcp.stdout.split() == [ADDRESS], tcp.stdout + tcp.stderr
+
+
+def test_plain_http_to_any_address_lands_on_the_api(lab):
+    for phone, url in ((lab.phones[0], f"http://{BOARD}/api/health"),
+                       (lab.phones[0], f"http://{ADDRESS}/api/health"),
+                       (lab.phones[1], "http://203.0.113.5/api/health")):
+        status, headers, body = phone.http(url)
+        assert status == 200, (url, body)
+        assert "laps_online" in json.loads(body), body
+
+
+def test_nothing_is_forwarded_even_with_forwarding_switched_on(lab):
+    phone, pi = lab.phones[1], lab.pi
+    target = f"http://{lab.INTERNET_HOST}:{lab.INTERNET_PORT}/"
+    assert pi.run("sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "0"
+
+    def reaches_internet() -> bool:
+        proc = phone.run("curl", "-s", "--connect-timeout", "1", "--max-time", "2", target)
+        return proc.returncode == 0 and "the internet" in proc.stdout
+
+    assert not reaches_internet()
+    run(["ip", "netns", "exec", pi.name, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+    try:
+        assert not reaches_internet()  # the forward chain's drop policy holds
+        # Control: without the Pi's rules the same request gets through, so the two
+        # checks above can fail.
+        run(["ip", "netns", "exec", pi.name, "nft", "delete", "table", "inet",
+             "pitwall_hotspot"])
+        assert reaches_internet()
+        # ... and a hard-coded resolver is no longer answered.
+        dig = phone.run("dig", "+short", "+time=1", "+tries=1", "@1.1.1.1", "example.com")
+        assert dig.returncode != 0 and ADDRESS not in dig.stdout
+    finally:
+        run(["ip", "netns", "exec", pi.name, "sysctl", "-qw", "net.ipv4.ip_forward=0"])
+        lab.load_firewall()
+    assert pi.run("nft", "list", "chain", "inet", "pitwall_hotspot", "forward").returncode == 0
+
+
+def test_host_resolv_conf_is_untouched(lab):
+    """Last in the module: every DHCP client and resolver change has happened by now."""
+    assert HOST_RESOLV_BEFORE is not None
+    assert _fingerprint(RESOLV) == HOST_RESOLV_BEFORE
+
+
+def test_the_lab_cleans_up_after_a_failure(tmp_path):
+    lab = HotspotLab(tmp_path, lab_settings(tmp_path), phones=1)
+    with pytest.raises(RuntimeError, match="boom"), lab:
+        lab.render()
+        lab.build_network(ADDRESS, 24, "br0")
+        dnsmasq = lab.start_dnsmasq()
+        lab.phones[0].dhcp()
+        raise RuntimeError("boom")
+    assert dnsmasq.poll() is not None
+    for ns in lab.namespaces():
+        assert not ns.exists()
+        assert not Path(f"/etc/netns/{ns.name}").exists()
