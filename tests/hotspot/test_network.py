@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,8 @@ def lab(request, tmp_path_factory):
         hotspot.start_dnsmasq()
         hotspot.start_api(mqtt_port=1883)
         hotspot.start_internet_host()
-        for phone in hotspot.phones:
-            phone.dhcp()
+        with ThreadPoolExecutor() as pool:  # phones join at the same time, as they do
+            list(pool.map(lambda phone: phone.dhcp(), hotspot.phones))
         phone1, phone2 = hotspot.phones
         phone1.set_resolver(phone1.lease["dns"].split()[0])  # what a phone does
         phone2.set_resolver("8.8.8.8")  # a phone with a hard-coded resolver
@@ -140,6 +141,59 @@ def test_nothing_is_forwarded_even_with_forwarding_switched_on(lab):
         run(["ip", "netns", "exec", pi.name, "sysctl", "-qw", "net.ipv4.ip_forward=0"])
         lab.load_firewall()
     assert pi.run("nft", "list", "chain", "inet", "pitwall_hotspot", "forward").returncode == 0
+
+
+# (OS, probe URL, the exact answer of a working network). The phone opens its portal
+# sheet when the answer differs; it stays on the network when it matches.
+PROBES = [
+    ("Android", "http://connectivitycheck.gstatic.com/generate_204", 204, b""),
+    ("Android/Chrome", "http://www.google.com/gen_204", 204, b""),
+    ("Apple", "http://captive.apple.com/hotspot-detect.html", 200,
+     b"<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"),
+    ("Windows", "http://www.msftconnecttest.com/connecttest.txt", 200,
+     b"Microsoft Connect Test"),
+    ("Windows (old)", "http://www.msftncsi.com/ncsi.txt", 200, b"Microsoft NCSI"),
+    ("Firefox", "http://detectportal.firefox.com/canonical.html", 200,
+     b'<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>'),
+    ("Firefox", "http://detectportal.firefox.com/success.txt", 200, b"success\n"),
+]
+
+
+def captive_state(phone, url: str = PORTAL_API) -> dict:
+    status, headers, body = phone.http(url)
+    assert status == 200, body
+    assert headers["content-type"].startswith("application/captive+json"), headers
+    return json.loads(body)
+
+
+def test_probes_open_the_portal_then_say_online_after_the_tap(lab):
+    phone, other = lab.phones
+    portal_page = f"http://{BOARD}/portal.html"
+    for os_name, url, _, _ in PROBES:
+        status, headers, _ = phone.http(url)
+        assert (status, headers.get("location")) == (302, portal_page), (os_name, url, status)
+    status, headers, page = phone.http(portal_page)  # what the portal sheet shows
+    assert status == 200 and headers["content-type"].startswith("text/html"), status
+    state = captive_state(phone)
+    assert state["captive"] is True and state["user-portal-url"] == portal_page
+
+    status, _, body = phone.http(f"http://{BOARD}/api/portal/accept", method="POST",
+                                 headers=("Accept: application/json",))
+    assert status == 200, body
+
+    for os_name, url, online_status, online_body in PROBES:
+        status, _, body = phone.http(url)
+        assert (status, body) == (online_status, online_body), (os_name, url, status, body)
+    assert captive_state(phone)["captive"] is False
+    assert captive_state(phone, f"http://{BOARD}/api/captive")["captive"] is False
+
+    # The phone with a hard-coded resolver has not tapped: still captive, by name and
+    # by a cached address alike.
+    for url in ("http://connectivitycheck.gstatic.com/generate_204",
+                "http://203.0.113.5/generate_204"):
+        status, headers, _ = other.http(url)
+        assert (status, headers.get("location")) == (302, portal_page), url
+    assert captive_state(other)["captive"] is True
 
 
 def test_host_resolv_conf_is_untouched(lab):
