@@ -9,6 +9,15 @@ command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 # Headless browser tests of the web app drive Debian's Chromium (never a downloaded one).
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Hotspot tests (tests/hotspot): the real dnsmasq, hostapd (config check only), nft, a
+# DHCP client (busybox udhcpc), dig and curl for the "phones". dnsmasq-base is the daemon
+# without Debian's service; the appliance's Ansible role installs the full dnsmasq.
+[ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+[ -x /usr/sbin/hostapd ] || need+=(hostapd)
+[ -x /usr/sbin/nft ] || need+=(nftables)
+command -v udhcpc >/dev/null 2>&1 || need+=(udhcpc)
+command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 
 [ ${#need[@]} -eq 0 ] && exit 0
@@ -27,3 +36,11 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 # Debian starts the packaged broker on port 1883; the stack and the tests start their own
 # private broker, so the packaged one is left as the system administrator configured it.
+# Debian enables hostapd.service when it installs hostapd (it runs once
+# /etc/hostapd/hostapd.conf exists). A development machine must never end up running an
+# access point: when this script installed hostapd, stop and mask its service. (nftables
+# installs its service disabled; dnsmasq-base has none.)
+if [[ " ${need[*]} " == *" hostapd "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl stop hostapd.service || true
+    $SUDO systemctl mask hostapd.service || true
+fi
