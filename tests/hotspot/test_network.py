@@ -92,6 +92,10 @@ def test_every_name_resolves_to_the_pi(lab, name):
     assert lab.phones[0].dig(name) == [ADDRESS]
 
 
+def test_windows_dns_check_gets_its_fixed_answer(lab):
+    assert lab.phones[0].dig("dns.msftncsi.com") == ["131.107.255.255"]
+
+
 def test_ipv6_names_get_an_empty_answer_and_the_board_has_a_reverse_name(lab):
     phone = lab.phones[0]
     assert phone.dig("captive.apple.com", "AAAA") == []

@@ -79,6 +79,7 @@ def test_dnsmasq_conf_has_wildcard_dns_option_114_and_no_upstream(rendered):
     lines = (out / "dnsmasq.conf").read_text().splitlines()
     assert f"interface={h.interface}" in lines
     assert f"address=/#/{h.address}" in lines
+    assert "address=/dns.msftncsi.com/131.107.255.255" in lines
     assert "no-resolv" in lines and not any(line.startswith("server=") for line in lines)
     assert f"dhcp-range={h.dhcp_start},{h.dhcp_end},{h.lease_s}" in lines
     assert f"dhcp-option=option:router,{h.address}" in lines
