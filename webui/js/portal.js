@@ -8,7 +8,7 @@
 import { api } from "./api.js";
 import { renderStandings } from "./board.js";
 import { PiClock } from "./clock.js";
-import { FLAG_TEXT } from "./format.js";
+import { esc, FLAG_TEXT } from "./format.js";
 import { raceClock } from "./race.js";
 
 const $ = (id) => document.getElementById(id);
@@ -35,7 +35,7 @@ function showBoard(url) {
 function howto(address) {
   const ua = navigator.userAgent;
   const ios = /iPhone|iPad|iPod/.test(ua) || (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1);
-  const a = `<strong>${address.replace(/^https?:\/\//, "")}</strong>`;
+  const a = `<strong>${esc(address.replace(/^https?:\/\//, ""))}</strong>`;
   if (ios) {
     return `<ol><li>Tap <strong>Done</strong> at the top right: this window closes and you stay on the Wi-Fi.</li>
       <li>Open <strong>Safari</strong> and type ${a} in the address bar.</li>

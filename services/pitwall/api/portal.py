@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import logging
+import re
 import socket
 import time
 from pathlib import Path
@@ -113,14 +114,22 @@ def client_ip(scope: Scope) -> str:
     return str(client[0]) if client else "?"
 
 
+_HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9._-]+|[0-9a-f:]+)(:[0-9]{1,5})?$")
+
+
 def _host_of(scope: Scope) -> str:
-    """The Host header's name, without port, lower case ("" when absent)."""
+    """The Host header's name, without port, lower case; "" when absent, "?" when it is
+    not a host name at all (then it is nobody's own name, and never echoed back)."""
     for key, value in scope.get("headers", ()):
         if key == b"host":
             host = value.decode("latin-1").strip().lower()
-            if host.startswith("["):  # [v6]:port
-                return host[1:].split("]", 1)[0]
-            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+            if not host:
+                return ""
+            match = _HOST.match(host)
+            if not match:
+                return "?"
+            name = match.group(1)
+            return name[1:-1] if name.startswith("[") else name
     return ""
 
 
