@@ -48,3 +48,21 @@ settings-doc: setup ## regenerate the settings table in docs/settings.md
 
 clean: ## remove the virtual environment and development data
 	rm -rf $(VENV) $(DATA) bench-results tests/artifacts
+
+# --- The appliance: Ansible playbook, SD-card image, QEMU boot (docs/appliance.md) ---
+.PHONY: appliance-test image boot-test
+ANSIBLE_PINS := ansible==12.3.0 ansible-lint==26.10.1
+
+$(BIN)/ansible-playbook: | setup
+	$(BIN)/pip install -q $(ANSIBLE_PINS)
+
+appliance-test: setup $(BIN)/ansible-playbook ## the playbook converges on a Debian root (root; also in make test)
+	$(BIN)/pytest tests/appliance
+
+image: setup $(BIN)/ansible-playbook ## build the arm64 SD-card image (root; BASE=raspios-lite.img.xz customises Pi OS)
+	image/install-image-deps.sh
+	BASE="$(BASE)" image/build-image.sh
+
+boot-test: ## boot the newest built image in QEMU: multi-user reached, the API answers
+	image/install-image-deps.sh
+	image/boot-test.sh $(IMAGE)

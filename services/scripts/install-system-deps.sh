@@ -18,6 +18,10 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 command -v udhcpc >/dev/null 2>&1 || need+=(udhcpc)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# Appliance converge test (tests/appliance): mmdebstrap builds the Debian root the
+# playbook runs in; systemd-analyze checks its units.
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
 
 [ ${#need[@]} -eq 0 ] && exit 0

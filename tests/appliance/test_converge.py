@@ -1,0 +1,111 @@
+"""The playbook converges on a Debian root, changes nothing the second time, and leaves a
+root whose units, configs, program and accounts are right."""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+
+import pytest
+
+from .conftest import ANSIBLE, BIN, Converged, in_root, recap_changed
+
+pytestmark = pytest.mark.slow
+
+PITWALL_UNITS = ["pitwall.target", "pitwall-laps.service", "pitwall-api.service",
+                 "pitwall-lights.service", "pitwall-lane@1.service", "pitwall-lane@2.service"]
+
+
+def test_ansible_lint_is_clean():
+    lint = BIN / "ansible-lint"
+    if not lint.exists():
+        pytest.skip("ansible-lint is not installed in the venv")
+    result = subprocess.run([str(lint), "--offline", "--strict", "site.yml"], cwd=ANSIBLE,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_second_run_changes_nothing(converged: Converged):
+    assert recap_changed(converged.runs[0].stdout) > 0
+    second = converged.runs[1].stdout
+    assert recap_changed(second) == 0, [line for line in second.splitlines()
+                                        if line.startswith(("changed", "TASK"))]
+
+
+def test_units_are_enabled_not_started(converged: Converged):
+    wants = converged.root / "etc/systemd/system"
+    for unit in PITWALL_UNITS[1:]:
+        assert (wants / "pitwall.target.wants" / unit).is_symlink(), unit
+    for unit in ["pitwall.target", "mosquitto.service", "hostapd.service", "dnsmasq.service",
+                 "pitwall-firstboot.service", "pitwall-hotspot-address.service"]:
+        assert (wants / "multi-user.target.wants" / unit).is_symlink(), unit
+    # SSH is off by default.
+    assert not (wants / "multi-user.target.wants/ssh.service").exists()
+
+
+def test_units_pass_systemd_analyze_verify(converged: Converged):
+    units = PITWALL_UNITS + ["pitwall-firstboot.service", "pitwall-hotspot-address.service",
+                             "pitwall-hotspot-firewall.service"]
+    result = subprocess.run(["systemd-analyze", "verify", f"--root={converged.root}",
+                             *units], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+def test_units_sandbox_the_services(converged: Converged):
+    lane = (converged.root / "etc/systemd/system/pitwall-lane@.service").read_text()
+    for line in ["User=pitwall", "SupplementaryGroups=gpio", "ProtectSystem=strict",
+                 "PrivateTmp=true", "Restart=on-failure", "PartOf=pitwall.target",
+                 "After=mosquitto.service"]:
+        assert line in lane
+    group = in_root(converged.root, "id", "-nG", "pitwall").stdout.split()
+    assert "gpio" in group
+
+
+def test_dnsmasq_accepts_the_rendered_config(converged: Converged):
+    result = in_root(converged.root, "dnsmasq", "--test", "-C", "/etc/dnsmasq.d/pitwall.conf")
+    assert "syntax check OK" in result.stdout + result.stderr
+
+
+def test_nftables_accepts_the_rendered_rules(converged: Converged):
+    in_root(converged.root, "nft", "-c", "-f", "/etc/pitwall/hotspot.nft")
+
+
+def test_mosquitto_listens_on_localhost_only(converged: Converged):
+    conf = (converged.root / "etc/mosquitto/conf.d/pitwall.conf").read_text()
+    listeners = [line for line in conf.splitlines() if line.startswith("listener")]
+    assert listeners == ["listener 1883 127.0.0.1"]
+    for line in ["persistence true", "set_tcp_nodelay true", "max_inflight_messages 100"]:
+        assert line in conf.splitlines()
+
+
+def test_venv_imports_pitwall_and_reads_the_settings(converged: Converged):
+    in_root(converged.root, "/opt/pitwall/venv/bin/python", "-c",
+            "import pitwall, pitwall.api.app, pitwall.laps.main, lgpio")
+    result = in_root(converged.root, "/opt/pitwall/venv/bin/pitwall", "--config",
+                     "/etc/pitwall/pitwall.toml", "settings")
+    assert "/opt/pitwall/webui" in result.stdout
+
+
+def test_no_default_password_anywhere(converged: Converged):
+    for line in (converged.root / "etc/shadow").read_text().splitlines():
+        name, hashed = line.split(":")[:2]
+        assert hashed.startswith(("!", "*")), f"{name} has a usable or empty password"
+    settings = tomllib.loads((converged.root / "etc/pitwall/pitwall.toml").read_text())
+    # No PIN and no Wi-Fi passphrase before first boot generates this device's own.
+    assert settings["director_pin"] == ""
+    assert settings["wifi"]["passphrase"] == ""
+    sshd = (converged.root / "etc/ssh/sshd_config.d/pitwall.conf").read_text()
+    assert "PasswordAuthentication no" in sshd
+
+
+def test_image_is_generic(converged: Converged):
+    """Nothing that must be unique per Pi is baked in: first boot makes it."""
+    assert not list((converged.root / "etc/ssh").glob("ssh_host_*"))
+    assert (converged.root / "etc/machine-id").read_text() == ""
+    assert not (converged.root / "etc/pitwall/device.json").exists()
+    assert (converged.root / "boot/firmware/pitwall.txt").exists()
+
+
+def test_journal_is_volatile(converged: Converged):
+    conf = (converged.root / "etc/systemd/journald.conf.d/pitwall.conf").read_text()
+    assert "Storage=volatile" in conf
