@@ -33,6 +33,7 @@ Flag = Literal["none", "green", "yellow", "red", "chequered"]
 Mode = Literal["practice", "qualifying", "laps", "timed"]
 EntrantKey = Literal["car", "lane"]
 FirstCrossing = Literal["counts", "starts"]
+JumpStartPenalty = Literal["warning", "time", "stop_go", "restart"]
 
 LaneNo = Annotated[int, Meta(ge=1, le=64)]
 CarId = Annotated[int, Meta(ge=0, le=255)]
@@ -195,6 +196,10 @@ class Standing(_Outbound, kw_only=True):
     finished: bool
     last_t_ns: int | None
     jump_start: bool
+    # What the jump start cost ("none" without one): see RaceState.jump_start_penalty.
+    penalty: JumpStartPenalty | Literal["none"] = "none"
+    penalty_ms: float = 0.0  # added to the race time (time penalty, unserved stop-and-go)
+    penalty_open: bool = False  # a stop-and-go still to serve
 
 
 class Lights(_Outbound, kw_only=True):
@@ -219,6 +224,11 @@ class RaceState(_Outbound, kw_only=True):
     flag: Flag = "none"
     lights: Lights | None = None
     now_ns: int
+    jump_start_penalty: JumpStartPenalty | None = None
+    power_cut_ns: int | None = None  # under yellow/red: when track power goes (went) off
+    resume_ns: int | None = None  # green given: when its countdown ends (power back on)
+    restart_by: int | None = None  # this entrant's jump start made the start void
+    track_call: int | None = None  # this entrant's deslot called the yellow that is out
     standings: list[Standing] = []
 
 
@@ -230,6 +240,10 @@ class LightsState(_Outbound, kw_only=True):
     power: bool
     plan: Lights | None = None
     now_ns: int
+    phase: Phase = "idle"
+    power_cut_ns: int | None = None  # under yellow/red: when track power goes (went) off
+    resume_ns: int | None = None  # green given: when its countdown ends (power back on)
+    resumed_ns: int | None = None  # under green: when racing last resumed after a caution
 
 
 # ---------------------------------------------------------------- errors

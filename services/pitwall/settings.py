@@ -163,12 +163,98 @@ class RaceDefaults(_Section):
         int, Meta(ge=0, description="Longest random hold after the fifth red light.")
     ] = 3000
     yellow_grace_ms: Annotated[
-        int, Meta(ge=0, description="Laps still count this long after a yellow flag.")
+        int, Meta(ge=0, description="Laps still count, and the track keeps power, this long "
+                  "after a yellow flag.")
     ] = 2000
     yellow_clock: Annotated[
         Literal["runs", "paused"],
         Meta(description="Whether a timed race's clock runs or pauses under yellow."),
     ] = "runs"
+    green_countdown_ms: Annotated[
+        int, Meta(ge=0, description="After the green command (resume after a yellow or red), "
+                  "the flag stays out and the power off this long: drivers get to their "
+                  "controllers. 3000 is usual; 0 resumes at once.")
+    ] = 0
+    jump_start_penalty: Annotated[
+        Literal["warning", "time", "stop_go", "restart"],
+        Meta(description="What a pass between the first red light and green costs: "
+             "'warning' (marked only), 'time' (jump_start_penalty_ms added to the race "
+             "time), 'stop_go' (a stop that long to serve, added as time if unserved), "
+             "'restart' (the start is void; start the lights again)."),
+    ] = "warning"
+    jump_start_penalty_ms: Annotated[
+        int, Meta(ge=0, description="Time penalty, or length of the stop-and-go, for a "
+                  "jump start.")
+    ] = 5000
+    auto_yellow_factor: Annotated[
+        float, Meta(ge=0, description="Automatic track call: a yellow when a car has not "
+                    "crossed for this many times its average lap (a deslot). 0: off.")
+    ] = 0.0
+
+
+_Pin = Annotated[int, Meta(ge=0, le=53)]  # a BCM GPIO number
+
+
+class LightsSettings(_Section):
+    """``pitwall lights``: start lights, flag LEDs, buzzer and track-power relay (BCM pins).
+
+    A pin left out (or an empty list) means that output is not fitted.
+    """
+
+    red_pins: Annotated[
+        list[_Pin], Meta(max_length=5, description="The five red start lights, first to fifth.")
+    ] = msgspec.field(default_factory=lambda: [12, 16, 20, 21, 25])
+    green_pin: Annotated[
+        _Pin | None, Meta(description="Green start light: lit while racing under "
+                         "green.")
+    ] = 24
+    yellow_pin: Annotated[
+        _Pin | None, Meta(description="Yellow flag LED (blinks during the green "
+                         "countdown).")
+    ] = 23
+    red_flag_pin: Annotated[
+        _Pin | None, Meta(description="Red flag LED (also lit while the lap service "
+                         "is offline).")
+    ] = 18
+    chequered_pin: Annotated[
+        _Pin | None, Meta(description="Chequered (white) flag LED.")
+    ] = 4
+    buzzer_pin: Annotated[
+        _Pin | None, Meta(description="Buzzer: beeps with each red light and "
+                         "longer at green.")
+    ] = 22
+    power_pins: Annotated[
+        list[_Pin], Meta(description="Track-power relays (one per lane where fitted); energised "
+                        "means power on.")
+    ] = msgspec.field(default_factory=lambda: [19])
+    active_low_pins: Annotated[
+        list[int], Meta(description="Outputs that are on when the pin is low (most relay "
+                        "boards). Start lights share one polarity.")
+    ] = []
+    beep_ms: Annotated[int, Meta(ge=0, description="Beep length at each red light.")] = 150
+    go_beep_ms: Annotated[int, Meta(ge=0, description="Beep length at green.")] = 600
+
+
+class ButtonSettings(_Section, kw_only=True):
+    """A race director's button: a press sends one race command (``pitwall lights``)."""
+
+    pin: Annotated[int, Meta(ge=0, le=53, description="BCM pin of the button.")]
+    command: Annotated[
+        Literal["start", "yellow", "green", "red", "finish"],
+        Meta(description="Race command a press sends: 'yellow' is a track call, 'green' "
+             "resumes."),
+    ]
+    name: Annotated[
+        str, Meta(max_length=40, description="Where the button is, for the log (e.g. "
+                  "'driver station 2').")
+    ] = ""
+    active_low: Annotated[
+        bool, Meta(description="Button connects the pin to GND (internal pull-up on).")
+    ] = True
+    bounce_ms: Annotated[
+        int, Meta(ge=0, description="Presses closer than this to the last one are contact "
+                  "bounce and ignored.")
+    ] = 300
 
 
 class LaneSettings(_Section, kw_only=True):
@@ -233,6 +319,11 @@ class Settings(_Section):
     race: RaceDefaults = msgspec.field(default_factory=RaceDefaults)
     wifi: WifiSettings = msgspec.field(default_factory=WifiSettings)
     hotspot: HotspotSettings = msgspec.field(default_factory=HotspotSettings)
+    lights: LightsSettings = msgspec.field(default_factory=LightsSettings)
+    buttons: Annotated[
+        list[ButtonSettings], Meta(description="Race director's buttons, one [[buttons]] "
+                                   "table each.")
+    ] = []
     lanes: Annotated[
         list[LaneSettings], Meta(description="Lane sensors, one [[lanes]] table each.")
     ] = []

@@ -1,8 +1,9 @@
 """Classification and gaps: who is ahead, by how much.
 
 Races (laps, timed): more laps first; equal laps by the earlier time of the last counted
-crossing; entrants that never crossed are last. Practice and qualifying: best lap first
-(earlier set wins a tie), entrants without a lap last.
+crossing plus any jump-start penalty time; entrants that never crossed are last.
+Practice and qualifying: best lap first (earlier set wins a tie), entrants without a lap
+last.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from pitwall.core.types import EntrantScore, RaceConfig, Standing
 _NEVER = float("inf")
 
 
-def _race_key(e: EntrantScore):
+def _race_key(e: EntrantScore, stop_go_ns: int):
     last = e.crossing_t[-1] if e.crossing_t else (e.ref_t if e.ref_t is not None else _NEVER)
-    return (not e.started, -e.laps, last, e.key)
+    return (not e.started, -e.laps, last + e.penalty_ns(stop_go_ns), e.key)
 
 
 def _best_lap_key(e: EntrantScore):
@@ -23,22 +24,29 @@ def _best_lap_key(e: EntrantScore):
 
 def classify(config: RaceConfig, entrants: list[EntrantScore]) -> list[Standing]:
     by_best = config.ranked_by_best_lap
-    ordered = sorted(entrants, key=_best_lap_key if by_best else _race_key)
+    # Penalty time changes the order of races only; best-lap sessions just show the mark.
+    stop_go = 0 if by_best else config.jump_start_penalty_ns
+    ordered = sorted(entrants, key=_best_lap_key if by_best else
+                     (lambda e: _race_key(e, stop_go)))
     leader = ordered[0] if ordered else None
     rows = []
     for position, e in enumerate(ordered, start=1):
-        gap_ns, gap_laps = _gap(e, leader, by_best)
+        gap_ns, gap_laps = _gap(e, leader, by_best, stop_go)
         rows.append(Standing(
             position=position, entrant=e.key, driver=e.driver, laps=e.laps,
             last_ns=e.last_ns, best_ns=e.best_ns, gap_ns=gap_ns, gap_laps=gap_laps,
             finished=e.finished,
             last_t_ns=e.crossing_t[-1] if e.crossing_t else None,
             jump_start=e.jump_start,
+            penalty=config.jump_start_penalty if e.jump_start else "none",
+            penalty_ns=0 if by_best else e.penalty_ns(stop_go),
+            penalty_open=e.stop_go_due,
         ))
     return rows
 
 
-def _gap(e: EntrantScore, leader: EntrantScore | None, by_best: bool) -> tuple[int | None, int]:
+def _gap(e: EntrantScore, leader: EntrantScore | None, by_best: bool,
+         stop_go_ns: int) -> tuple[int | None, int]:
     """Gap to the leader: time behind at the same lap, and laps behind."""
     if leader is None or e is leader:
         return None, 0
@@ -50,4 +58,5 @@ def _gap(e: EntrantScore, leader: EntrantScore | None, by_best: bool) -> tuple[i
         return None, leader.laps - e.laps
     # When e completed its latest lap, how long before had the leader completed that lap?
     laps = e.laps
-    return e.crossing_t[-1] - leader.crossing_t[laps - 1], leader.laps - laps
+    penalties = e.penalty_ns(stop_go_ns) - leader.penalty_ns(stop_go_ns)
+    return e.crossing_t[-1] - leader.crossing_t[laps - 1] + penalties, leader.laps - laps

@@ -49,11 +49,13 @@ class Race:
         self._order: list[tuple[int, int]] = sorted((c.t_ns, c.id) for c in
                                                     self._crossings.values())
         self.rescores = -1  # counts re-scores after this first one: adapters rewrite laps
+        self.called_for: tuple[int, int] | None = None  # (entrant, t) of the last track call
         self._rescore()
 
     # ------------------------------------------------------------------ commands
     def start(self, now_ns: int, lead_ns: int, hold_ns: int) -> StartPlan:
-        if self.plan is not None:
+        """Plan the lights. Again after a start that a jump start made void ("restart")."""
+        if self.plan is not None and self.void_by is None:
             raise RaceError("the race has already been started")
         self.plan = plan_start(now_ns, lead_ns, hold_ns)
         self._rescore()  # passes logged before the start become pre-start or jump starts
@@ -69,10 +71,14 @@ class Race:
                 raise RaceError("the race was already aborted")
         elif ended:
             raise RaceError(f"the race is {phase}")
+        elif self.void_by is not None:
+            raise RaceError("the start was void (a jump start): start the lights again")
         elif self.plan is None or now_ns < self.plan.green_ns:
             raise RaceError(f"'{kind.value}' needs a started race (the race is {phase})")
         elif kind is ControlKind.GREEN and flag not in ("yellow", "red"):
             raise RaceError("green resumes after a yellow or red flag; none is out")
+        elif kind is ControlKind.GREEN and self.resume_ns(now_ns) is not None:
+            raise RaceError("the green countdown is already running")
         elif kind is ControlKind.YELLOW and flag in ("yellow", "red"):
             raise RaceError(f"a {flag} flag is already out")
         elif kind is ControlKind.RED and flag == "red":
@@ -85,6 +91,21 @@ class Race:
         else:
             self.controls.sort(key=lambda c: c.t_ns)
             self._rescore()
+
+    def track_call(self, now_ns: int) -> int | None:
+        """Call a yellow if an entrant is overdue (automatic track call); its key, or None."""
+        key, _ = self.overdue(now_ns)
+        if key is not None:
+            self.control(ControlKind.YELLOW, now_ns)
+            self.called_for = (key, now_ns)
+        return key
+
+    def called_yellow_for(self, now_ns: int) -> int | None:
+        """The entrant whose deslot called the yellow that is out now, or None."""
+        since = self._scorer.caution_at(now_ns)
+        if self.called_for is None or since != self.called_for[1]:
+            return None
+        return self.called_for[0]
 
     def add(self, crossing: Crossing) -> Outcome:
         """Log and score a crossing. Out-of-order arrivals re-score the race."""
@@ -124,11 +145,11 @@ class Race:
             return "aborted"
         if s.ended_at is not None or s.all_finished():
             return "finished"
-        if self.plan is None:
+        if self.plan is None or s.voided_at is not None:
             return "ready"
         if now_ns < self.plan.green_ns:
             return "starting"
-        if s.caution_since is not None and s.caution_is_red:
+        if s.caution_at(now_ns) is not None and s.caution_is_red:
             return "stopped"
         if s.flag_t is not None or self._time_up(now_ns):
             return "finishing"
@@ -141,33 +162,90 @@ class Race:
             return "none"
         if phase == "finished" or phase == "finishing":
             return "chequered"
-        if s.caution_since is not None:
+        if s.caution_at(now_ns) is not None:
             return "red" if s.caution_is_red else "yellow"
         return "green"
 
     def power_at(self, now_ns: int) -> bool:
-        """Track power: on only while racing under green (fail-safe everywhere else)."""
-        return self.flag_at(now_ns) in ("green", "chequered") and \
-            self.phase_at(now_ns) in ("running", "finishing")
+        """Track power: on while racing under green, and under yellow for its grace period.
+
+        Off before green, under red, during the green countdown and once the race is over
+        (fail-safe everywhere else).
+        """
+        if self.phase_at(now_ns) not in ("running", "finishing"):
+            return False
+        cut = self.power_cut_ns(now_ns)
+        return cut is None or now_ns < cut
+
+    def power_cut_ns(self, now_ns: int) -> int | None:
+        """Under a yellow or red flag: when the power goes (went) off; None under green."""
+        s = self._scorer
+        since = s.caution_at(now_ns)
+        if since is None or self.flag_at(now_ns) == "chequered":
+            return None
+        return since if s.caution_is_red else since + self.config.yellow_grace_ns
+
+    def resume_ns(self, now_ns: int) -> int | None:
+        """Green was given: when its countdown ends and the power comes back; else None."""
+        s = self._scorer
+        return s.resume_at if s.caution_at(now_ns) is not None else None
+
+    def resumed_ns(self, now_ns: int) -> int | None:
+        """Under green: when racing last resumed after a caution (the end of its countdown)."""
+        s = self._scorer
+        if s.caution_at(now_ns) is not None:
+            return None
+        if s.resume_at is not None:  # the countdown ran out with no event since
+            return s.resume_at
+        return s.last_caution[1] if s.last_caution else None
+
+    @property
+    def void_by(self) -> int | None:
+        """The entrant whose jump start made the start void (penalty "restart"), or None."""
+        return self._scorer.voided_by
+
+    @property
+    def live_plan(self) -> StartPlan | None:
+        """The start plan in force (None before the start and after a void start)."""
+        return None if self.void_by is not None else self.plan
 
     def lights_at(self, now_ns: int):
-        return lights_at(self.plan, now_ns)
+        return lights_at(self.live_plan, now_ns)
+
+    def overdue(self, now_ns: int) -> tuple[int | None, int | None]:
+        """Automatic track call: (entrant overdue at ``now_ns`` or None, next deadline).
+
+        Racing under green, an entrant that has not crossed for more than
+        ``auto_yellow_factor`` times its average lap (timed from its last crossing, or from
+        the end of the last caution) has most likely come off: that calls a yellow.
+        """
+        factor = self.config.auto_yellow_factor
+        s = self._scorer
+        if factor <= 0 or self.phase_at(now_ns) not in ("running", "finishing") \
+                or s.caution_at(now_ns) is not None:
+            return None, None
+        resumed = s.last_caution[1] if s.last_caution and s.last_caution[1] else 0
+        due = sorted((max(e.ref_t, resumed) + int(factor * e.total_ns / e.laps), e.key)
+                     for e in s.entrants.values() if e.laps and not e.finished)
+        if not due:
+            return None, None
+        deadline, key = due[0]
+        return (key if now_ns >= deadline else None), deadline
 
     def next_change(self, now_ns: int) -> int | None:
-        """The next moment the race changes by time alone (a light, the clock running out)."""
-        moments = [t for t in (next_change(self.plan, now_ns), self.ends_ns(now_ns))
+        """The next moment the race changes by time alone: a light, the clock running out,
+        the power cut of a yellow, the end of a green countdown, an overdue car."""
+        moments = [t for t in (next_change(self.live_plan, now_ns), self.ends_ns(now_ns),
+                               self.power_cut_ns(now_ns), self.resume_ns(now_ns),
+                               self.overdue(now_ns)[1])
                    if t is not None and t > now_ns]
         return min(moments, default=None)
 
     def ends_ns(self, now_ns: int) -> int | None:
         """When a timed session's clock runs out, as of now (pauses push it back)."""
-        if self.plan is None or self.config.duration_ns is None:
+        if self.live_plan is None or self.config.duration_ns is None:
             return None
-        s = self._scorer
-        paused = s.paused_ns
-        if s.caution_since is not None and self.config.yellow_clock == "paused":
-            paused += max(0, now_ns - s.caution_since)
-        return self.plan.green_ns + self.config.duration_ns + paused
+        return self.plan.green_ns + self.config.duration_ns + self._scorer.paused_at(now_ns)
 
     # ------------------------------------------------------------------ internals
     def _time_up(self, now_ns: int) -> bool:

@@ -38,6 +38,9 @@ class Scorer:
         self.caution_is_red = False
         self.last_caution: tuple[int, int | None] | None = None  # (start, end or None)
         self.paused_ns = 0  # caution time so far (timed races with yellow_clock="paused")
+        self.resume_at: int | None = None  # green given: the caution ends here (countdown)
+        self.voided_at: int | None = None  # a jump start voided the start ("restart")
+        self.voided_by: int | None = None
         self.ended_at: int | None = None  # finish/abort command
         self.aborted = False
         self.flag_t: int | None = None  # leader finished / time expired: chequered out
@@ -51,14 +54,12 @@ class Scorer:
             if self.caution_since is None:
                 self.caution_since = t
                 self.last_caution = (t, None)
+            self.resume_at = None  # a new flag during the green countdown: stay neutralised
             self.caution_is_red = self.caution_is_red or ctl.kind is ControlKind.RED
         elif ctl.kind is ControlKind.GREEN:
-            if self.caution_since is not None:
-                if self.config.yellow_clock == "paused":
-                    self.paused_ns += t - self.caution_since
-                self.last_caution = (self.caution_since, t)
-                self.caution_since = None
-                self.caution_is_red = False
+            if self.caution_since is not None and self.resume_at is None:
+                self.resume_at = t + self.config.green_countdown_ns
+                self._advance(t)  # no countdown: the caution ends right now
         elif ctl.kind in (ControlKind.FINISH, ControlKind.ABORT):
             if self.ended_at is None:
                 self.ended_at = t
@@ -76,13 +77,13 @@ class Scorer:
         key = c.car if cfg.entrant == "car" else c.lane
         if c.override == "ignore":
             return Outcome(c.id, Kind.DELETED, key, t_ns=t)
-        if self.plan is None or t < self.plan.red_ns[0]:
+        if self.plan is None or t < self.plan.red_ns[0] or self.voided_at is not None:
             return Outcome(c.id, Kind.PRE_START, key, t_ns=t)
         e = self._entrant(key)
         if e is None:
             return Outcome(c.id, Kind.UNKNOWN, key, t_ns=t)
         if t < self.plan.green_ns:
-            e.jump_start = True
+            self._jump_start(e, t)
             return Outcome(c.id, Kind.JUMP, key, t_ns=t)
         if self.ended_at is not None and t >= self.ended_at:
             return Outcome(c.id, Kind.STOPPED, key, t_ns=t)
@@ -106,11 +107,16 @@ class Scorer:
         if lap_ns < cfg.min_lap_ns and c.override != "count":
             return Outcome(c.id, Kind.SUSPECT, key, e.laps, lap_ns, t)
 
+        neutralised = self._caution_overlaps(origin, t)
+        if e.stop_go_due and not neutralised:
+            # A stop-and-go shows as a lap at least the stop longer than a normal one.
+            usual = cfg.min_lap_ns if e.best_ns is None else e.best_ns
+            e.stop_go_due = lap_ns < usual + cfg.jump_start_penalty_ns
         e.laps += 1
         e.ref_t = t
         e.crossing_t.append(t)
         e.last_ns = lap_ns
-        neutralised = self._caution_overlaps(origin, t)
+        e.total_ns += lap_ns
         if not neutralised and (e.best_ns is None or lap_ns < e.best_ns):
             e.best_ns, e.best_t = lap_ns, t
         out = Outcome(c.id, Kind.LAP, key, e.laps, lap_ns, t, neutralised)
@@ -119,6 +125,19 @@ class Scorer:
         return out
 
     # ------------------------------------------------------------------ rules
+    def _jump_start(self, e: EntrantScore, t: int) -> None:
+        """A crossing between the first red light and green: the penalty is a setting."""
+        if e.jump_start:
+            return  # one penalty per start, however often the car crosses
+        e.jump_start = True
+        penalty = self.config.jump_start_penalty
+        if penalty == "time":
+            e.time_penalty_ns = self.config.jump_start_penalty_ns
+        elif penalty == "stop_go":
+            e.stop_go_due = True
+        elif penalty == "restart":
+            self.voided_at, self.voided_by = t, e.key
+
     def _entrant(self, key: int | None) -> EntrantScore | None:
         if key is None:
             return None
@@ -153,10 +172,25 @@ class Scorer:
 
     def race_time(self, t: int) -> int:
         """Race clock at ``t``: time since green, less paused caution time."""
+        return max(0, t - self.plan.green_ns - self.paused_at(t)) if self.plan else 0
+
+    def caution_at(self, t: int) -> int | None:
+        """When the yellow or red flag in force at ``t`` (>= last event) came out, or None.
+
+        The scorer's state is as of its last event; a green countdown may have run out
+        since, and that needs no event to happen.
+        """
+        if self.caution_since is None or (self.resume_at is not None and t >= self.resume_at):
+            return None
+        return self.caution_since
+
+    def paused_at(self, t: int) -> int:
+        """Caution time the clock stood still for, up to ``t`` (yellow_clock="paused")."""
         paused = self.paused_ns
         if self.caution_since is not None and self.config.yellow_clock == "paused":
-            paused += max(0, t - self.caution_since)
-        return max(0, t - self.plan.green_ns - paused) if self.plan else 0
+            end = t if self.resume_at is None else min(t, self.resume_at)
+            paused += max(0, end - self.caution_since)
+        return paused
 
     def _caution_overlaps(self, start: int, end: int) -> bool:
         # Only the most recent caution can reach into this lap: earlier ones ended earlier.
@@ -169,6 +203,16 @@ class Scorer:
         if t < self.last_t:
             raise ValueError(f"event at {t} before {self.last_t}: feed events in time order")
         self.last_t = t
+        if self.resume_at is not None and t >= self.resume_at:
+            self._end_caution(self.resume_at)
+
+    def _end_caution(self, t: int) -> None:
+        """The green countdown ran out at ``t``: racing again."""
+        if self.config.yellow_clock == "paused":
+            self.paused_ns += t - self.caution_since
+        self.last_caution = (self.caution_since, t)
+        self.caution_since = self.resume_at = None
+        self.caution_is_red = False
 
     # ------------------------------------------------------------------ summary
     def all_finished(self) -> bool:

@@ -9,6 +9,9 @@ MS = 1_000_000  # nanoseconds per millisecond
 SECOND = 1_000_000_000
 
 
+JUMP_START_PENALTIES = ("warning", "time", "stop_go", "restart")
+
+
 class RaceError(ValueError):
     """A command that does not fit the race (wrong phase, bad setup). Message is for users."""
 
@@ -60,6 +63,17 @@ class RaceConfig:
     yellow_grace_ns: int = 2000 * MS
     yellow_clock: str = "runs"  # runs | paused
     name: str = ""
+    # What a jump start costs: "warning" (marked only), "time" (jump_start_penalty_ns added
+    # to the race time), "stop_go" (a stop that long to serve; unserved at the flag it is
+    # added as time), "restart" (the start is void: back to ready, lights again).
+    jump_start_penalty: str = "warning"
+    jump_start_penalty_ns: int = 5 * SECOND
+    # After a green command, the caution lasts this much longer (power off, flag still
+    # out) so drivers can get back to their controllers: the countdown.
+    green_countdown_ns: int = 0
+    # Automatic track call: a yellow when an entrant is overdue by more than this many of
+    # its average laps (a deslot). 0: off.
+    auto_yellow_factor: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in ("practice", "qualifying", "laps", "timed"):
@@ -74,7 +88,12 @@ class RaceConfig:
             raise RaceError("first_crossing is 'counts' or 'starts'")
         if self.yellow_clock not in ("runs", "paused"):
             raise RaceError("yellow_clock is 'runs' or 'paused'")
-        if self.min_lap_ns < 0 or self.yellow_grace_ns < 0:
+        if self.jump_start_penalty not in JUMP_START_PENALTIES:
+            raise RaceError("jump_start_penalty is one of " + ", ".join(JUMP_START_PENALTIES))
+        if self.auto_yellow_factor < 0:
+            raise RaceError("auto_yellow_factor cannot be negative")
+        if min(self.min_lap_ns, self.yellow_grace_ns, self.jump_start_penalty_ns,
+               self.green_countdown_ns) < 0:
             raise RaceError("times cannot be negative")
         keys = [e.key for e in self.entrants]
         if len(keys) != len(set(keys)):
@@ -133,7 +152,14 @@ class EntrantScore:
     best_t: int | None = None  # when the best lap was set (tie-break in best-lap modes)
     finished: bool = False
     jump_start: bool = False
+    stop_go_due: bool = False  # a stop-and-go penalty not served yet
+    time_penalty_ns: int = 0  # added to the race time (time penalty)
+    total_ns: int = 0  # sum of counted laps (for the average lap)
     crossing_t: list[int] = field(default_factory=list)  # t_ns of each counted lap
+
+    def penalty_ns(self, stop_go_ns: int) -> int:
+        """Time added to this entrant's race: a time penalty, or an unserved stop-and-go."""
+        return self.time_penalty_ns + (stop_go_ns if self.stop_go_due else 0)
 
     @property
     def started(self) -> bool:
@@ -153,3 +179,6 @@ class Standing:
     finished: bool
     last_t_ns: int | None
     jump_start: bool
+    penalty: str = "none"  # none | warning | time | stop_go | restart (what the jump cost)
+    penalty_ns: int = 0  # time added to the race time (time penalty, unserved stop-and-go)
+    penalty_open: bool = False  # a stop-and-go still to serve

@@ -131,4 +131,8 @@ def config_from_setup(cmd: contract.Setup, defaults) -> RaceConfig:
         yellow_grace_ns=defaults.yellow_grace_ms * MS,
         yellow_clock=defaults.yellow_clock,
         name=cmd.name,
+        jump_start_penalty=defaults.jump_start_penalty,
+        jump_start_penalty_ns=defaults.jump_start_penalty_ms * MS,
+        green_countdown_ns=defaults.green_countdown_ms * MS,
+        auto_yellow_factor=defaults.auto_yellow_factor,
     )

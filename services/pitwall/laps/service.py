@@ -118,6 +118,7 @@ class LapService:
                     self.inbox.clear()
                     self.process(batch)
                     burst += len(batch)
+                self.auto_track_call()
                 # While batches keep coming the state is throttled; it goes out once idle.
                 self.publish_state(throttle=processed)
                 if not processed and burst >= BURST:
@@ -207,6 +208,23 @@ class LapService:
             lap_ms=round(out.lap_ns / MS, 3), t_ns=out.t_ns,
             suspect=out.kind is Kind.SUSPECT, pass_id=out.pass_id))]
 
+    def auto_track_call(self) -> None:
+        """A car overdue by the set multiple of its average lap (a deslot): yellow."""
+        if self.race is None or self.race.config.auto_yellow_factor <= 0:
+            return
+        try:
+            with self.db.atomic():
+                key = self.race.track_call(self.clock())
+                if key is not None:
+                    store.add_control(self.race_id, self.race.controls[-1])
+        except Exception:
+            log.exception("automatic track call failed; reloading the race")
+            self.restore()
+            return
+        if key is not None:
+            log.warning("track call: %s %s is overdue; yellow flag", self.race.config.entrant,
+                        key)
+
     # ------------------------------------------------------------------ state
     def publish_state(self, force: bool = False, throttle: bool = False) -> None:
         """Publish race and lights state (retained) when they changed.
@@ -224,7 +242,7 @@ class LapService:
                 self._cache_phase()
                 self.bus.publish(self.topics.race_state, state, retain=True)
         lights = lights_payload(self.race, now)
-        lkey = (lights.reds, lights.green, lights.flag, lights.power, lights.plan)
+        lkey = contract.encode(msgspec.structs.replace(lights, now_ns=0))
         if force or lkey != self._published_lights:
             self._published_lights = lkey
             self.bus.publish(self.topics.lights_state, lights, retain=True)

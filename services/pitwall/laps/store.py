@@ -133,6 +133,10 @@ def config_to_json(cfg: RaceConfig) -> str:
         "entrant": cfg.entrant, "min_lap_ns": cfg.min_lap_ns,
         "first_crossing": cfg.first_crossing, "yellow_grace_ns": cfg.yellow_grace_ns,
         "yellow_clock": cfg.yellow_clock, "name": cfg.name,
+        "jump_start_penalty": cfg.jump_start_penalty,
+        "jump_start_penalty_ns": cfg.jump_start_penalty_ns,
+        "green_countdown_ns": cfg.green_countdown_ns,
+        "auto_yellow_factor": cfg.auto_yellow_factor,
         "entrants": [[e.key, e.driver] for e in cfg.entrants],
     })
 
