@@ -92,6 +92,11 @@ def test_every_name_resolves_to_the_pi(lab, name):
     assert lab.phones[0].dig(name) == [ADDRESS]
 
 
+def test_dnsmasq_answers_on_the_hotspot_interface_only(lab):
+    listening = lab.pi.run("ss", "-Hlnu", "sport", "= :53").stdout
+    assert f"{ADDRESS}:53" in listening and "127.0.0.1:53" not in listening, listening
+
+
 def test_windows_dns_check_gets_its_fixed_answer(lab):
     assert lab.phones[0].dig("dns.msftncsi.com") == ["131.107.255.255"]
 

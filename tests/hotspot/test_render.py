@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -18,7 +19,7 @@ from .checks import WPA2, dnsmasq_test, hostapd_keys, hostapd_parses, nft_check
 
 WIFI = {"ssid": "Race Net", "passphrase": "go fast now", "country": "GB"}
 needs = {tool: pytest.mark.skipif(shutil.which(tool) is None, reason=f"{tool} not installed")
-         for tool in ("dnsmasq", "hostapd", "nft")}
+         for tool in ("dnsmasq", "hostapd", "nft", "systemd-analyze")}
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="nft -c needs root (unshare --net)")
 
 
@@ -78,6 +79,7 @@ def test_dnsmasq_conf_has_wildcard_dns_option_114_and_no_upstream(rendered):
     h = settings.hotspot
     lines = (out / "dnsmasq.conf").read_text().splitlines()
     assert f"interface={h.interface}" in lines
+    assert "except-interface=lo" in lines and "bind-dynamic" in lines
     assert f"address=/#/{h.address}" in lines
     assert "address=/dns.msftncsi.com/131.107.255.255" in lines
     assert "no-resolv" in lines and not any(line.startswith("server=") for line in lines)
@@ -148,6 +150,24 @@ def test_the_dnsmasq_check_catches_a_bad_file(tmp_path):
 @needs_root
 def test_nft_accepts_the_rules(rendered):
     nft_check(rendered[1] / "nftables.conf")
+
+
+@needs["systemd-analyze"]
+def test_systemd_accepts_the_units_and_drop_ins(rendered, tmp_path):
+    """``systemd-analyze verify`` with the drop-ins applied to stand-ins for Debian's
+    hostapd and dnsmasq units (dnsmasq-base, used by the tests, ships none). It only
+    warns about unknown keys, so any output fails the test."""
+    units = tmp_path / "units"
+    shutil.copytree(rendered[1] / "systemd", units)
+    for name in ("hostapd", "dnsmasq"):
+        (units / f"{name}.service").write_text(
+            "[Unit]\nDescription=stand-in\n[Service]\nExecStart=/bin/true\n")
+    names = ["hostapd.service", "dnsmasq.service", "pitwall-hotspot-address.service",
+             "pitwall-hotspot-firewall.service"]
+    proc = subprocess.run(["systemd-analyze", "verify", *names], capture_output=True,
+                          text=True, timeout=30,
+                          env={**os.environ, "SYSTEMD_UNIT_PATH": f"{units}:"})
+    assert (proc.returncode, proc.stdout + proc.stderr) == (0, "")
 
 
 @pytest.mark.parametrize("sections, words", [
