@@ -142,6 +142,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         # Only the API needs the PIN (it checks logins).
         api = stack.spawn("api", "api", env={"PITWALL_DIRECTOR_PIN": settings.director_pin})
         stack.spawn("sim", "sim", "--cars", str(args.cars), "--lap-s", str(args.lap_s))
+        stack.spawn("lights", "lights", "--mock")  # mock pins: its log shows the lights
         if not args.no_director:
             from pitwall.dev.director import Director
 

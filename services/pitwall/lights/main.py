@@ -44,7 +44,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     outputs = buttons = None
     try:
         outputs = Outputs(settings.lights, factory)
-        service = LightsService(settings, outputs)
+        service = LightsService(settings, outputs,
+                                log_level=logging.INFO if args.mock else logging.DEBUG)
         buttons = Buttons(settings.buttons, factory,
                           lambda cmd: service.bus.publish(service.topics.race_command, cmd),
                           time.monotonic_ns)

@@ -31,6 +31,14 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], int]
 
 
+def describe(panel: Panel) -> str:
+    """'RRR.. GYXC B P': red lights, green, yellow, red flag, chequered, buzzer, power."""
+    flags = "".join(c if on else "." for c, on in (("G", panel.green), ("Y", panel.yellow),
+                                                   ("X", panel.red), ("C", panel.chequered)))
+    return (f"{'R' * panel.reds:.<5} {flags} {'B' if panel.buzzer else '.'} "
+            f"{'P' if panel.power else '.'}")
+
+
 class Scheduler:
     """Calls one function at a CLOCK_MONOTONIC moment; a new ``call_at`` replaces the
     pending one. Its own thread (the real one); tests use a scheduler they drive."""
@@ -73,8 +81,10 @@ class Scheduler:
 
 class LightsService:
     def __init__(self, settings: Settings, outputs: Outputs, *, bus: Bus | None = None,
-                 clock: Clock = time.monotonic_ns, scheduler=None) -> None:
+                 clock: Clock = time.monotonic_ns, scheduler=None,
+                 log_level: int = logging.DEBUG) -> None:
         self.outputs = outputs
+        self.log_level = log_level  # of each panel change (INFO with mock pins: a dry run)
         self.clock = clock
         self.scheduler = scheduler or Scheduler(clock)
         cfg = settings.lights
@@ -153,6 +163,8 @@ class LightsService:
                 return Panel()
             now = self.clock()
             panel = panel_at(self.state, now, laps_online=self.laps_online, beeps=self.beeps)
+            if panel != self.outputs.shown:
+                log.log(self.log_level, "lights: %s", describe(panel))
             self.outputs.show(panel)
             self.scheduler.call_at(next_change(self.state, now, self.beeps), self.render)
             return panel
