@@ -130,7 +130,8 @@ def test_garbage_lights_state_is_reported_and_changes_nothing(lights_settings, p
     service = LightsService(lights_settings, outputs)
     try:
         assert service.start(wait=5)
-        probe.publish(probe.topics.lights_state, b'{"reds": 9}')
+        # Retained: it reaches the service however late its subscription settles.
+        probe.publish(probe.topics.lights_state, b'{"reds": 9}', retain=True)
         probe.wait_for(lambda: probe.on(probe.topics.errors), what="error report")
         assert outputs.shown.red and not outputs.shown.power  # still no race control
     finally:
