@@ -19,7 +19,7 @@ export function renderStandings(tbody, state, { columns = "full" } = {}) {
     const driver = s.driver || label;
     const tags = [
       s.finished ? '<span class="tag fin" title="Finished">FIN</span>' : "",
-      s.jump_start ? '<span class="tag jump" title="Jump start">JS</span>' : "",
+      s.jump_start ? jumpTag(s) : "",
     ].join("");
     const bestClass = best !== null && s.best_ms === best ? "num best race-best" : "num best";
     return `<tr data-entrant="${s.entrant}">
@@ -32,6 +32,19 @@ export function renderStandings(tbody, state, { columns = "full" } = {}) {
       ${columns === "full" ? `<td class="num gap">${gap(s)}</td>` : ""}
     </tr>`;
   }).join("");
+}
+
+/** The jump-start mark with what it cost (the race's jump_start_penalty setting). */
+export function jumpTag(s) {
+  const seconds = (ms) => `${Math.round(ms / 100) / 10} s`;
+  const [text, title] = {
+    time: [`JS +${seconds(s.penalty_ms)}`, `Jump start: ${seconds(s.penalty_ms)} added`],
+    stop_go: s.penalty_open
+      ? ["JS stop & go", `Jump start: stop-and-go to serve (else ${seconds(s.penalty_ms)} added)`]
+      : ["JS served", "Jump start: stop-and-go served"],
+    restart: ["JS", "Jump start: the start was void"],
+  }[s.penalty] ?? ["JS", "Jump start: warning"];
+  return `<span class="tag jump" data-penalty="${esc(s.penalty ?? "warning")}" title="${esc(title)}">${esc(text)}</span>`;
 }
 
 /** Briefly mark the row of an entrant that just completed a lap. */
@@ -50,6 +63,11 @@ export function lightsMarkup() {
 }
 
 export function setLights(el, view) {
+  // data-reds / data-green change exactly when the lamps do: a hook for tests and styles.
+  const reds = String(view.green ? 0 : view.reds);
+  const green = String(Boolean(view.green));
+  if (el.dataset.reds !== reds) el.dataset.reds = reds;
+  if (el.dataset.green !== green) el.dataset.green = green;
   el.hidden = !view.show;
   el.classList.toggle("go", view.green);
   el.querySelectorAll(".lamp").forEach((lamp, i) => {

@@ -7,7 +7,7 @@ import { lightsMarkup, setLights } from "./board.js";
 import { entrantLabel, esc, lapTime } from "./format.js";
 import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
-import { raceBest, startLights } from "./race.js";
+import { lightsTimer, raceBest, startLights } from "./race.js";
 import { load, persistent, save } from "./storage.js";
 
 const KEY = "pitwall.driver.choice"; // {"key": "lane"|"car", "n": 3}
@@ -152,7 +152,11 @@ document.addEventListener("visibilitychange", () => choice && keepAwake());
 // --- live ---------------------------------------------------------------------------------
 link.addEventListener("state", render);
 link.addEventListener("lap", onLap);
-setInterval(() => setLights(lightsEl, startLights(link.state, link.lights, link.clock)), 100);
+const showLights = () => setLights(lightsEl, startLights(link.state, link.lights, link.clock));
+const lightsOnTime = lightsTimer(showLights, link); // each lamp on its planned moment
+link.addEventListener("state", lightsOnTime);
+link.addEventListener("lights", lightsOnTime);
+setInterval(showLights, 100);
 if (choice) {
   showMine();
   keepAwake();

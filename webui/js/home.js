@@ -6,7 +6,7 @@ import { flashRow, lightsMarkup, renderStandings, setLights } from "./board.js";
 import { FLAG_TEXT } from "./format.js";
 import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
-import { raceClock, startLights } from "./race.js";
+import { lightsTimer, raceClock, startLights } from "./race.js";
 
 const $ = (id) => document.getElementById(id);
 const link = live();
@@ -33,8 +33,9 @@ function tick() {
   setLights(lightsEl, startLights(link.state, link.lights, link.clock));
 }
 
-link.addEventListener("state", renderState);
-link.addEventListener("lights", tick);
+const lightsOnTime = lightsTimer(tick, link); // each lamp on its planned moment
+link.addEventListener("state", () => { renderState(); lightsOnTime(); });
+link.addEventListener("lights", lightsOnTime);
 link.addEventListener("lap", (e) => flashRow($("standings"), e.detail.entrant));
 renderState();
 setInterval(tick, 100);

@@ -1,7 +1,7 @@
 // What a board shows about the race as a whole: clock or laps to go, flag, start lights.
 // Times come from the Pi's monotonic clock, mapped to this browser by PiClock.
 
-import { clockTime, PHASE_TEXT } from "./format.js";
+import { clockTime, entrantLabel, PHASE_TEXT } from "./format.js";
 
 const RUNNING = new Set(["running", "finishing"]);
 const LIGHTS_AFTER_GREEN_MS = 3000; // keep the "go" lights up briefly after green
@@ -9,6 +9,25 @@ const LIGHTS_AFTER_GREEN_MS = 3000; // keep the "go" lights up briefly after gre
 /** {main, sub}: the big clock text and a line under it. */
 export function raceClock(state, clock) {
   if (!state || state.race_id === null) return { main: "", sub: PHASE_TEXT.idle };
+  const note = raceNote(state, clock);
+  const shown = baseClock(state, clock);
+  return note ? { main: shown.main, sub: note } : shown;
+}
+
+/** Race control news that beats the usual line: a void start, a track call, the countdown. */
+function raceNote(state, clock) {
+  if (state.restart_by !== null && state.restart_by !== undefined && state.phase === "ready") {
+    return `Jump start: ${entrantLabel(state.entrant, state.restart_by)} · restart`;
+  }
+  const toGreen = state.resume_ns ? clock.msUntil(state.resume_ns) : null;
+  if (toGreen !== null && toGreen > 0) return `Green in ${Math.ceil(toGreen / 1000)}`;
+  if (state.track_call !== null && state.track_call !== undefined) {
+    return `Track call: ${entrantLabel(state.entrant, state.track_call)}`;
+  }
+  return "";
+}
+
+function baseClock(state, clock) {
   const phase = PHASE_TEXT[state.phase] ?? state.phase;
   const leaderLaps = state.standings?.[0]?.laps ?? 0;
   const piNow = clock.piNowNs();
@@ -63,6 +82,29 @@ export function startLights(state, lights, clock) {
   }
   if (starting && lights) return { show: true, reds: lights.reds, green: lights.green };
   return { show: false, reds: 0, green: false };
+}
+
+/**
+ * Milliseconds until the start lights next change (a red, or green), or null. Pages set
+ * a timer for it, so each lamp lights on its planned moment, not on the next poll.
+ */
+export function msToNextLight(state, lights, clock) {
+  const plan = lights?.plan ?? state?.lights ?? null;
+  if (!plan || !clock.synced) return null;
+  const next = [...plan.red_ns, plan.green_ns, plan.green_ns + LIGHTS_AFTER_GREEN_MS * 1e6]
+    .map((t) => clock.msUntil(t)).filter((ms) => ms > 0);
+  return next.length ? Math.min(...next) : null;
+}
+
+/** Keep the start lights in step: render now, then again at each planned change. */
+export function lightsTimer(render, link) {
+  let timer = null;
+  return function update() {
+    clearTimeout(timer);
+    render();
+    const ms = msToNextLight(link.state, link.lights, link.clock);
+    if (ms !== null) timer = setTimeout(update, ms);
+  };
 }
 
 /** The fastest lap of the race so far (ms), for highlighting. */

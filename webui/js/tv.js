@@ -6,7 +6,7 @@ import { flashRow, lightsMarkup, renderStandings, setLights } from "./board.js";
 import { FLAG_TEXT } from "./format.js";
 import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
-import { raceClock, startLights } from "./race.js";
+import { lightsTimer, raceClock, startLights } from "./race.js";
 
 const $ = (id) => document.getElementById(id);
 const link = live();
@@ -37,8 +37,11 @@ function tick() {
   overlay.hidden = !view.show;
 }
 
-link.addEventListener("state", renderState);
-link.addEventListener("lights", tick);
+// Besides every animation frame, a timer at each planned light change (frames pause in
+// background tabs and are throttled on some TVs).
+const lightsOnTime = lightsTimer(tick, link);
+link.addEventListener("state", () => { renderState(); lightsOnTime(); });
+link.addEventListener("lights", lightsOnTime);
 link.addEventListener("lap", (e) => flashRow($("standings"), e.detail.entrant));
 renderState();
 (function loop() {
