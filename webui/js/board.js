@@ -38,7 +38,9 @@ export function renderStandings(tbody, state, { columns = "full" } = {}) {
 export function jumpTag(s) {
   const seconds = (ms) => `${Math.round(ms / 100) / 10} s`;
   const [text, title] = {
-    time: [`JS +${seconds(s.penalty_ms)}`, `Jump start: ${seconds(s.penalty_ms)} added`],
+    // Best-lap sessions (practice, qualifying) add no time: the mark alone.
+    time: s.penalty_ms ? [`JS +${seconds(s.penalty_ms)}`, `Jump start: ${seconds(s.penalty_ms)} added`]
+      : ["JS", "Jump start"],
     stop_go: s.penalty_open
       ? ["JS stop & go", `Jump start: stop-and-go to serve (else ${seconds(s.penalty_ms)} added)`]
       : ["JS served", "Jump start: stop-and-go served"],
