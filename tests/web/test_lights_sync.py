@@ -48,7 +48,8 @@ def web(broker, tmp_path_factory):
         tmp, broker.port, f"t{uuid.uuid4().hex[:10]}", director_pin=PIN,
         track_name="Lights Raceway", track_lanes=LANES,
         api={"host": "127.0.0.1", "port": port},
-        race={"start_lead_ms": 1000, "hold_min_ms": 700, "hold_max_ms": 700})
+        race={"start_lead_ms": 1000, "hold_min_ms": 700, "hold_max_ms": 700,
+              "jump_start_penalty": "time", "jump_start_penalty_ms": 5000})
     config = tmp / "pitwall.toml"
     probe = MqttProbe(settings)
     laps = ServiceProcess(config, "laps").start()
@@ -67,7 +68,7 @@ def web(broker, tmp_path_factory):
 
 def test_two_boards_light_each_start_light_within_50_ms(web, open_page):
     with web.director() as d:
-        r = d.post("/api/races", json={"mode": "practice", "entrant": "lane",
+        r = d.post("/api/races", json={"mode": "laps", "laps": 10, "entrant": "lane",
                                        "name": "Lights in step"})
         assert r.status_code == 201, r.text
     boards = [open_page("/tv.html", 1280, 720), open_page("/tv.html", 1280, 720)]
@@ -79,6 +80,11 @@ def test_two_boards_light_each_start_light_within_50_ms(web, open_page):
         assert d.post("/api/races/current/start").status_code == 200
     state = web.wait_state(lambda s: s.lights is not None, what="the start plan")
     assert state.lights.red_ns[0] - state.now_ns > 500_000_000  # every light still ahead
+    # Lane 2 goes on the second red: a jump start (its sensor stamp is in the reds).
+    jump_ns = state.lights.red_ns[1] + 100_000_000
+    while time.monotonic_ns() < jump_ns:
+        time.sleep(0.01)
+    web.send_pass(2, jump_ns)
 
     deadline = time.monotonic() + 15
     while True:
@@ -97,3 +103,9 @@ def test_two_boards_light_each_start_light_within_50_ms(web, open_page):
         assert abs(t["green"] - t["red5"] - 700) <= IN_STEP_MS
     expect(boards[0].locator("#lights-overlay .lights")).to_have_attribute("data-green",
                                                                            "true")
+    # The penalty is on every board: both TVs and the phone board.
+    home = open_page("/", 390, 844)
+    for page in (*boards, home):
+        tag = page.locator('tr[data-entrant="2"] .tag.jump')
+        expect(tag).to_have_text("JS +5 s")
+        expect(tag).to_have_attribute("title", "Jump start: 5 s added")
