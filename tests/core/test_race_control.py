@@ -109,12 +109,18 @@ def test_green_countdown_keeps_the_caution_and_power_off_until_it_ends():
     assert lap.kind is Kind.LAP and lap.neutralised
 
 
-def test_a_yellow_during_the_countdown_keeps_the_caution():
+def test_a_new_flag_during_the_countdown_cancels_it():
     race = started(green_countdown_ns=3 * S)
     race.control(ControlKind.YELLOW, 20 * S)
     race.control(ControlKind.GREEN, 30 * S)
-    race.control(ControlKind.RED, 31 * S)
-    assert race.flag_at(40 * S) == "red" and race.resume_ns(40 * S) is None
+    race.control(ControlKind.YELLOW, 31 * S)  # another deslot: a track call is accepted
+    assert race.flag_at(40 * S) == "yellow" and race.resume_ns(40 * S) is None
+    assert not race.power_at(40 * S)
+    with pytest.raises(RaceError, match="yellow flag is already out"):
+        race.control(ControlKind.YELLOW, 41 * S)
+    race.control(ControlKind.GREEN, 50 * S)
+    race.control(ControlKind.RED, 51 * S)
+    assert race.flag_at(60 * S) == "red" and race.resume_ns(60 * S) is None
 
 
 # ---------------------------------------------------------------- automatic track call

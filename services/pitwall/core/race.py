@@ -79,7 +79,8 @@ class Race:
             raise RaceError("green resumes after a yellow or red flag; none is out")
         elif kind is ControlKind.GREEN and self.resume_ns(now_ns) is not None:
             raise RaceError("the green countdown is already running")
-        elif kind is ControlKind.YELLOW and flag in ("yellow", "red"):
+        elif kind is ControlKind.YELLOW and flag in ("yellow", "red") \
+                and self.resume_ns(now_ns) is None:  # during a countdown: cancels it
             raise RaceError(f"a {flag} flag is already out")
         elif kind is ControlKind.RED and flag == "red":
             raise RaceError("the red flag is already out")
