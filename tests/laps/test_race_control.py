@@ -33,8 +33,11 @@ def test_jump_start_penalty_and_automatic_track_call(tmp_path, broker, topic_roo
         assert called.track_call == 1
         jumper = next(s for s in called.standings if s.entrant == 2)
         assert jumper.jump_start and jumper.penalty == "time" and jumper.penalty_ms == 2500.0
-        lights = probe.decoded(probe.topics.lights_state, contract.LightsState)[-1]
-        assert lights.flag == "yellow" and not lights.power
+        # The lights state follows the race state (published right after it).
+        lights = probe.wait_for(
+            lambda: (ls := probe.decoded(probe.topics.lights_state, contract.LightsState))
+            and ls[-1].flag == "yellow" and ls[-1], what="yellow lights state")
+        assert not lights.power
         assert lights.power_cut_ns is not None
         # The call came when lane 1 was overdue: 2 x its 300 ms average after its last pass.
         assert lights.power_cut_ns >= green + 600_000_000 + 600_000_000
