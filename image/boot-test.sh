@@ -45,9 +45,12 @@ mcopy -i "$fat" "::$initrd" "$work/initrd.img"
 echo "==> Booting $kernel in QEMU (console: $log, API forwarded to 127.0.0.1:$port)"
 mkdir -p "$(dirname "$log")"
 start=$SECONDS
+# QEMU has no Wi-Fi: Debian's kernel simulates radios (mac80211_hwsim), so wlan0 exists and
+# the hotspot's units start as on a Pi instead of waiting for a device that never comes.
+radio="modules-load=mac80211_hwsim"
 qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024 -nographic \
     -kernel "$work/vmlinuz" -initrd "$work/initrd.img" \
-    -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 net.ifnames=0" \
+    -append "root=LABEL=RASPIROOT rw rootwait console=ttyAMA0 net.ifnames=0 $radio" \
     -drive "file=$disk,format=raw,if=virtio" \
     -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:80" -device virtio-net-device,netdev=net0 \
     -serial "file:$log" -monitor none -display none </dev/null &
@@ -64,7 +67,7 @@ wait_for() {  # wait_for WHAT COMMAND...
     done
     echo "ok: $what after $((SECONDS - start)) s"
 }
-wait_for "multi-user.target" grep -qa "Reached target.*Multi-User System" "$log"
+wait_for "multi-user.target" grep -qsa "Reached target.*Multi-User System" "$log"
 wait_for "an answer from /api/health" curl -fsS --max-time 5 -o "$work/health.json" "http://127.0.0.1:$port/api/health"
 echo "    /api/health: $(cat "$work/health.json")"
 grep -a "pitwall-firstboot" "$log" | tail -5 || true

@@ -28,8 +28,18 @@ def test_ansible_lint_is_clean():
 def test_second_run_changes_nothing(converged: Converged):
     assert recap_changed(converged.runs[0].stdout) > 0
     second = converged.runs[1].stdout
-    assert recap_changed(second) == 0, [line for line in second.splitlines()
-                                        if line.startswith(("changed", "TASK"))]
+    assert recap_changed(second) == 0, changed_tasks(second)
+
+
+def changed_tasks(output: str) -> list[str]:
+    """'TASK [...] -> changed: ...' for every change in a playbook's output."""
+    task, found = "", []
+    for line in output.splitlines():
+        if line.startswith("TASK ["):
+            task = line.rstrip("* ")
+        elif line.startswith("changed:"):
+            found.append(f"{task} -> {line}")
+    return found
 
 
 def test_units_are_enabled_not_started(converged: Converged):
