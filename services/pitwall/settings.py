@@ -174,7 +174,7 @@ class RaceDefaults(_Section):
         int, Meta(ge=0, description="After the green command (resume after a yellow or red), "
                   "the flag stays out and the power off this long: drivers get to their "
                   "controllers. 3000 is usual; 0 resumes at once.")
-    ] = 0
+    ] = 3000
     jump_start_penalty: Annotated[
         Literal["warning", "time", "stop_go", "restart"],
         Meta(description="What a pass between the first red light and green costs: "

@@ -171,8 +171,11 @@ def garbage_rig(tmp_path_factory, broker):
     from .conftest import RunningService
 
     tmp = tmp_path_factory.mktemp("garbage")
+    # Each example ends with yellow + green; no countdown, so the next example's passes
+    # (stamped a second apart from the start) count at once.
     settings = make_settings(tmp, broker.port, f"g{uuid.uuid4().hex[:8]}",
-                             race={"start_lead_ms": 0, "hold_min_ms": 0, "hold_max_ms": 0})
+                             race={"start_lead_ms": 0, "hold_min_ms": 0, "hold_max_ms": 0,
+                                   "green_countdown_ms": 0})
     running = RunningService(settings)
     probe = MqttProbe(settings)
     state = start_race(probe, mode="practice", entrant="lane", min_lap_ms=0)
