@@ -36,8 +36,9 @@ def _pg_bin() -> Path | None:
 
 @pytest.fixture(scope="module")
 def postgres():
-    pytest.importorskip("psycopg2", reason="psycopg2 is not installed (pip install "
-                        "psycopg2-binary) so Peewee cannot reach PostgreSQL")
+    pytest.importorskip("psycopg2", reason="the PostgreSQL driver is an optional extra "
+                        "(.venv/bin/pip install -e 'services[postgres]'); without it "
+                        "Peewee cannot reach PostgreSQL")
     bin_dir = _pg_bin()
     if bin_dir is None:
         pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
