@@ -96,17 +96,17 @@ class WebStack:
                      if r.id == cmd.id], what=f"reply to {cmd.id}")[0]
 
 
-@pytest.fixture(scope="module")
-def web(broker, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("web")
+@contextlib.contextmanager
+def web_stack(broker, tmp: Path, **race) -> Iterator[WebStack]:
+    """The lap service and the API as real processes on the session broker, with a PIN,
+    ``LANES`` lanes and Wi-Fi; ``race`` overrides race settings."""
     port = free_port()
     settings = make_settings(
         tmp, broker.port, f"t{uuid.uuid4().hex[:10]}", director_pin=PIN,
         track_name="Test Raceway", track_lanes=LANES,
         api={"host": "127.0.0.1", "port": port},
         wifi={"ssid": "Race Net", "passphrase": "go-fast-now"},
-        # Lights at once and no random hold: the five reds still take four seconds.
-        race={"start_lead_ms": 0, "hold_min_ms": 0, "hold_max_ms": 0})
+        race=race)
     config = tmp / "pitwall.toml"
     probe = MqttProbe(settings)
     laps = ServiceProcess(config, "laps").start()
@@ -121,6 +121,14 @@ def web(broker, tmp_path_factory):
         stack.api.stop()
         laps.stop()
         probe.close()
+
+
+@pytest.fixture(scope="module")
+def web(broker, tmp_path_factory):
+    # Lights at once and no random hold: the five reds still take four seconds.
+    with web_stack(broker, tmp_path_factory.mktemp("web"),
+                   start_lead_ms=0, hold_min_ms=0, hold_max_ms=0) as stack:
+        yield stack
 
 
 @pytest.fixture(autouse=True)

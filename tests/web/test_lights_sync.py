@@ -10,16 +10,12 @@ the lights' data-reds / data-green hook, when each red and the green came on, as
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 from playwright.sync_api import expect
 
-from pitwall import contract
 
-from ..conftest import make_settings
-from ..support import MqttProbe, ServiceProcess
-from .conftest import LANES, PIN, WebStack, free_port
+from .conftest import web_stack
 
 IN_STEP_MS = 50
 LIGHTS = ["red1", "red2", "red3", "red4", "red5", "green"]
@@ -42,28 +38,10 @@ RECORD = """() => {
 def web(broker, tmp_path_factory):
     """The conftest's stack, but with a lead before the first red and a hold before green,
     so that every light is in the future when the boards learn the plan."""
-    tmp = tmp_path_factory.mktemp("lights-web")
-    port = free_port()
-    settings = make_settings(
-        tmp, broker.port, f"t{uuid.uuid4().hex[:10]}", director_pin=PIN,
-        track_name="Lights Raceway", track_lanes=LANES,
-        api={"host": "127.0.0.1", "port": port},
-        race={"start_lead_ms": 1000, "hold_min_ms": 700, "hold_max_ms": 700,
-              "jump_start_penalty": "time", "jump_start_penalty_ms": 5000})
-    config = tmp / "pitwall.toml"
-    probe = MqttProbe(settings)
-    laps = ServiceProcess(config, "laps").start()
-    api = ServiceProcess(config, "api").start()
-    stack = WebStack(settings, config, probe, laps, api, f"http://127.0.0.1:{port}")
-    try:
-        probe.wait_for(lambda: probe.on(probe.topics.status("laps"))[-1:] == [contract.ONLINE],
-                       what="lap service online")
-        stack.wait_api()
+    with web_stack(broker, tmp_path_factory.mktemp("lights-web"),
+                   start_lead_ms=1000, hold_min_ms=700, hold_max_ms=700,
+                   jump_start_penalty="time", jump_start_penalty_ms=5000) as stack:
         yield stack
-    finally:
-        stack.api.stop()
-        laps.stop()
-        probe.close()
 
 
 def test_two_boards_light_each_start_light_within_50_ms(web, open_page):

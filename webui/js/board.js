@@ -2,8 +2,23 @@
 // each state frame (a few dozen cells); the stylesheet fixes column widths and uses
 // tabular numerals, so nothing shifts when the numbers change.
 
-import { entrantLabel, esc, gap, lapTime } from "./format.js";
-import { raceBest } from "./race.js";
+import { entrantLabel, esc, FLAG_TEXT, gap, lapTime } from "./format.js";
+import { raceBest, raceClock } from "./race.js";
+
+// The flag badge: its colour comes from data-flag in the stylesheet.
+export function renderFlag(el, state) {
+  const flag = state?.flag ?? "none";
+  el.dataset.flag = flag;
+  el.textContent = FLAG_TEXT[flag] ?? flag;
+}
+
+// The race clock (or laps to go) in two lines; written only when the text changes, since
+// it is redrawn many times a second.
+export function renderClock(mainEl, subEl, state, clock) {
+  const { main, sub } = raceClock(state, clock);
+  if (mainEl.textContent !== main) mainEl.textContent = main;
+  if (subEl.textContent !== sub) subEl.textContent = sub;
+}
 
 export function renderStandings(tbody, state, { columns = "full" } = {}) {
   const standings = state?.standings ?? [];

@@ -4,11 +4,10 @@
 
 import { api, ApiError, info } from "./api.js";
 import { mountBanner } from "./banner.js";
-import { renderStandings } from "./board.js";
-import { entrantLabel, esc, FLAG_TEXT, lapTime, PHASE_TEXT } from "./format.js";
+import { renderClock, renderFlag, renderStandings } from "./board.js";
+import { entrantLabel, esc, lapTime, PHASE_TEXT } from "./format.js";
 import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
-import { raceClock } from "./race.js";
 
 const $ = (id) => document.getElementById(id);
 const link = live();
@@ -95,16 +94,12 @@ function renderRace() {
   const has = state && state.race_id !== null;
   $("race-title").textContent = has ? `#${state.race_id} ${state.name || ""}` : "";
   $("phase").textContent = PHASE_TEXT[state?.phase ?? "idle"] ?? state?.phase;
-  const flag = state?.flag ?? "none";
-  $("flag").dataset.flag = flag;
-  $("flag").textContent = FLAG_TEXT[flag] ?? flag;
+  renderFlag($("flag"), state);
   tick();
 }
 
 function tick() {
-  const clock = raceClock(link.state, link.clock);
-  $("clock-main").textContent = clock.main;
-  $("clock-sub").textContent = clock.sub;
+  renderClock($("clock-main"), $("clock-sub"), link.state, link.clock);
 }
 
 const ACTION_TEXT = {

@@ -2,11 +2,12 @@
 
 import { info } from "./api.js";
 import { mountBanner } from "./banner.js";
-import { flashRow, lightsMarkup, renderStandings, setLights } from "./board.js";
-import { FLAG_TEXT } from "./format.js";
+import {
+  flashRow, lightsMarkup, renderClock, renderFlag, renderStandings, setLights,
+} from "./board.js";
 import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
-import { lightsTimer, raceClock, startLights } from "./race.js";
+import { lightsTimer, startLights } from "./race.js";
 
 const $ = (id) => document.getElementById(id);
 const link = live();
@@ -20,16 +21,12 @@ function renderState() {
   const state = link.state;
   renderStandings($("standings"), state, { columns: "compact" });
   $("race-name").textContent = state?.name || "";
-  const flag = state?.flag ?? "none";
-  $("flag").dataset.flag = flag;
-  $("flag").textContent = FLAG_TEXT[flag] ?? flag;
+  renderFlag($("flag"), state);
   tick();
 }
 
 function tick() {
-  const clock = raceClock(link.state, link.clock);
-  if ($("clock-main").textContent !== clock.main) $("clock-main").textContent = clock.main;
-  if ($("clock-sub").textContent !== clock.sub) $("clock-sub").textContent = clock.sub;
+  renderClock($("clock-main"), $("clock-sub"), link.state, link.clock);
   setLights(lightsEl, startLights(link.state, link.lights, link.clock));
 }
 

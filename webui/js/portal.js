@@ -6,9 +6,9 @@
 // again and find the network "online".
 
 import { api } from "./api.js";
-import { renderStandings } from "./board.js";
+import { renderFlag, renderStandings } from "./board.js";
 import { PiClock } from "./clock.js";
-import { esc, FLAG_TEXT } from "./format.js";
+import { esc } from "./format.js";
 import { raceClock } from "./race.js";
 
 const $ = (id) => document.getElementById(id);
@@ -79,9 +79,7 @@ function render() {
   renderStandings($("standings"), state, { columns: "compact" });
   $("race-name").textContent = state?.name || "";
   $("race-sub").textContent = raceClock(state, clock).sub;
-  const flag = state?.flag ?? "none";
-  $("flag").dataset.flag = flag;
-  $("flag").textContent = FLAG_TEXT[flag] ?? flag;
+  renderFlag($("flag"), state);
 }
 
 function follow() {

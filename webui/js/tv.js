@@ -2,11 +2,12 @@
 
 import { info } from "./api.js";
 import { mountBanner } from "./banner.js";
-import { flashRow, lightsMarkup, renderStandings, setLights } from "./board.js";
-import { FLAG_TEXT } from "./format.js";
+import {
+  flashRow, lightsMarkup, renderClock, renderFlag, renderStandings, setLights,
+} from "./board.js";
 import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
-import { lightsTimer, raceClock, startLights } from "./race.js";
+import { lightsTimer, startLights } from "./race.js";
 
 const $ = (id) => document.getElementById(id);
 const link = live();
@@ -21,17 +22,13 @@ function renderState() {
   const state = link.state;
   renderStandings($("standings"), state);
   $("race-name").textContent = state?.name || "";
-  const flag = state?.flag ?? "none";
-  $("flag").dataset.flag = flag;
-  $("flag").textContent = FLAG_TEXT[flag] ?? flag;
+  renderFlag($("flag"), state);
   tick();
 }
 
 // The clock and the lights move between frames: redraw them on animation frames.
 function tick() {
-  const clock = raceClock(link.state, link.clock);
-  if ($("clock-main").textContent !== clock.main) $("clock-main").textContent = clock.main;
-  if ($("clock-sub").textContent !== clock.sub) $("clock-sub").textContent = clock.sub;
+  renderClock($("clock-main"), $("clock-sub"), link.state, link.clock);
   const view = startLights(link.state, link.lights, link.clock);
   setLights(lightsEl, view);
   overlay.hidden = !view.show;
