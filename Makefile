@@ -14,7 +14,7 @@ export PITWALL_DATA_DIR ?= $(DATA)
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): services/pyproject.toml services/scripts/install-system-deps.sh
 	services/scripts/install-system-deps.sh
