@@ -256,6 +256,12 @@ class ErrorReport(_Outbound, kw_only=True):
     payload: str
 
 
+def ms(ns: int | None) -> float | None:
+    """The ``*_ms`` value for ``ns``: milliseconds rounded to the microsecond (the derived,
+    display-only unit of every payload)."""
+    return None if ns is None else round(ns / 1_000_000, 3)
+
+
 _encoder = msgspec.json.Encoder()
 _pass_decoder = msgspec.json.Decoder(Pass)
 _command_decoder = msgspec.json.Decoder(Command)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 
 import msgspec
@@ -21,10 +20,6 @@ from pitwall.laps.publish import state_payload
 from pitwall.laps.service import boot_id
 
 CURRENT_BOOT = boot_id()
-
-
-def _ms(ns: int | None) -> float | None:
-    return None if ns is None else round(ns / MS, 3)
 
 
 class RaceSummary(msgspec.Struct, kw_only=True):
@@ -87,14 +82,15 @@ class Results(msgspec.Struct, kw_only=True):
     standings: list[contract.Standing]
 
 
+def _seconds(ns: int | None) -> int | None:
+    return None if ns is None else ns // SECOND
+
+
 def summary(row: store.RaceRow) -> RaceSummary:
-    cfg = json.loads(row.config)
-    duration_ns = cfg.get("duration_ns")
+    cfg = store.config_from_json(row.config)
     return RaceSummary(
-        id=row.id, name=row.name, mode=cfg["mode"], phase=row.phase,
-        created_at=row.created_at, laps=cfg.get("laps"),
-        duration_s=None if duration_ns is None else duration_ns // SECOND,
-        entrants=len(cfg.get("entrants", ())))
+        id=row.id, name=row.name, mode=cfg.mode, phase=row.phase, created_at=row.created_at,
+        laps=cfg.laps, duration_s=_seconds(cfg.duration_ns), entrants=len(cfg.entrants))
 
 
 def list_races(limit: int, offset: int) -> list[RaceSummary]:
@@ -121,11 +117,7 @@ class Scored:
         monotonic clock is comparable); else the race's last event."""
         if self.row.boot_id == CURRENT_BOOT:
             return time.monotonic_ns()
-        r = self.race
-        times = [c.t_ns for c in r.crossings] + [c.t_ns for c in r.controls]
-        if r.plan is not None:
-            times.append(r.plan.green_ns)
-        return max(times, default=0)
+        return self.race.last_event_ns()
 
     def standings(self) -> list[contract.Standing]:
         # The lap service's own translation (core -> contract), so the units match.
@@ -139,7 +131,7 @@ class Scored:
             race=summary(self.row),
             config=RaceConfigView(
                 mode=cfg.mode, laps=cfg.laps,
-                duration_s=None if cfg.duration_ns is None else cfg.duration_ns // SECOND,
+                duration_s=_seconds(cfg.duration_ns),
                 entrant=key, min_lap_ms=cfg.min_lap_ns // MS, first_crossing=cfg.first_crossing,
                 yellow_grace_ms=cfg.yellow_grace_ns // MS, yellow_clock=cfg.yellow_clock,
                 entrants=[contract.EntrantSpec(**{key: e.key}, driver=e.driver)
@@ -150,8 +142,8 @@ class Scored:
         outs = sorted((o for o in self.race.outcomes.values() if o.kind is Kind.LAP),
                       key=lambda o: (o.t_ns, o.pass_id))
         return [LapView(entrant=o.entrant, driver=self.drivers.get(o.entrant, ""), lap=o.lap,
-                        lap_ns=o.lap_ns, lap_ms=_ms(o.lap_ns), t_ns=o.t_ns, pass_id=o.pass_id,
-                        neutralised=o.neutralised) for o in outs]
+                        lap_ns=o.lap_ns, lap_ms=contract.ms(o.lap_ns), t_ns=o.t_ns,
+                        pass_id=o.pass_id, neutralised=o.neutralised) for o in outs]
 
     def passes(self) -> list[PassView]:
         sources = dict(store.PassRow.select(store.PassRow.id, store.PassRow.source)
@@ -161,7 +153,7 @@ class Scored:
             o = self.race.outcomes[c.id]
             views.append(PassView(
                 pass_id=c.id, lane=c.lane, car=c.car, t_ns=c.t_ns, source=sources.get(c.id, ""),
-                kind=o.kind.value, entrant=o.entrant, lap=o.lap, lap_ms=_ms(o.lap_ns),
+                kind=o.kind.value, entrant=o.entrant, lap=o.lap, lap_ms=contract.ms(o.lap_ns),
                 override=c.override))
         return views
 

@@ -137,6 +137,13 @@ class Race:
     def crossings(self) -> list[Crossing]:
         return [self._crossings[i] for _, i in self._order]
 
+    def last_event_ns(self) -> int:
+        """The latest moment in the race's logs (a crossing, a control, or green)."""
+        times = [c.t_ns for c in self._crossings.values()] + [c.t_ns for c in self.controls]
+        if self.plan is not None:
+            times.append(self.plan.green_ns)
+        return max(times, default=0)
+
     def standings(self) -> list[Standing]:
         return classify(self.config, list(self._scorer.entrants.values()))
 

@@ -6,10 +6,6 @@ from pitwall import contract
 from pitwall.core import MS, SECOND, Race
 
 
-def _ms(ns: int | None) -> float | None:
-    return None if ns is None else round(ns / MS, 3)
-
-
 def state_payload(race: Race | None, race_id: int | None, now_ns: int) -> contract.RaceState:
     if race is None:
         return contract.RaceState(race_id=None, phase="idle", now_ns=now_ns)
@@ -39,10 +35,11 @@ def state_payload(race: Race | None, race_id: int | None, now_ns: int) -> contra
         standings=[
             contract.Standing(
                 position=s.position, entrant=s.entrant, driver=s.driver, laps=s.laps,
-                last_ms=_ms(s.last_ns), best_ms=_ms(s.best_ns), gap_ms=_ms(s.gap_ns),
+                last_ms=contract.ms(s.last_ns), best_ms=contract.ms(s.best_ns),
+                gap_ms=contract.ms(s.gap_ns),
                 gap_laps=s.gap_laps, finished=s.finished, last_t_ns=s.last_t_ns,
                 jump_start=s.jump_start, penalty=s.penalty,
-                penalty_ms=_ms(s.penalty_ns), penalty_open=s.penalty_open)
+                penalty_ms=contract.ms(s.penalty_ns), penalty_open=s.penalty_open)
             for s in race.standings()
         ],
     )

@@ -27,7 +27,7 @@ from paho.mqtt.client import MQTTMessage
 
 from pitwall import contract, memory
 from pitwall.bus import Bus
-from pitwall.core import MS, ControlKind, Crossing, Kind, Outcome, Race
+from pitwall.core import ControlKind, Crossing, Kind, Outcome, Race
 from pitwall.laps import store
 from pitwall.laps.commands import CommandHandler
 from pitwall.laps.publish import lights_payload, state_payload
@@ -84,9 +84,7 @@ class LapService:
         if row.phase not in ("finished", "aborted") and row.boot_id != self.boot_id \
                 and plan is not None:
             # Monotonic stamps restart at boot: this race's clock cannot go on.
-            last = max([c.t_ns for c in crossings] + [c.t_ns for c in controls]
-                       + [plan.green_ns])
-            self.race.control(ControlKind.FINISH, last + 1)
+            self.race.control(ControlKind.FINISH, self.race.last_event_ns() + 1)
             with self.db.atomic():
                 store.add_control(row.id, self.race.controls[-1])
             log.warning("race %s was interrupted by a reboot: finished with its results so far",
@@ -205,7 +203,7 @@ class LapService:
             return []
         return [(self.topics.race_lap, contract.LapEvent(
             race_id=self.race_id, entrant=out.entrant, lap=out.lap, lap_ns=out.lap_ns,
-            lap_ms=round(out.lap_ns / MS, 3), t_ns=out.t_ns,
+            lap_ms=contract.ms(out.lap_ns), t_ns=out.t_ns,
             suspect=out.kind is Kind.SUSPECT, pass_id=out.pass_id))]
 
     def auto_track_call(self) -> None:

@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pitwall.contract import LightsState
+from pitwall.core import MS
+from pitwall.core.start import lights_at
+from pitwall.core.types import StartPlan
 
-MS = 1_000_000
 BLINK_NS = 250 * MS  # the flag LED blinks at this half-period during a green countdown
 
 
@@ -54,7 +56,7 @@ def panel_at(state: LightsState | None, t: int, *, laps_online: bool,
     plan = state.plan
     if plan is not None and state.phase == "starting":
         if t < plan.green_ns:
-            reds, power = sum(1 for r in plan.red_ns if r <= t), False
+            reds, power = lights_at(StartPlan(tuple(plan.red_ns), plan.green_ns), t).reds, False
         else:  # the planned green: lights out, power on, as the lap service will say
             flag, power = "green", True
     blinking = False
