@@ -14,13 +14,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import math
-import os
 import secrets
 import threading
 import time
@@ -41,6 +39,8 @@ from litestar.exceptions import (
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import JSONBody
 from msgspec import Meta
+
+from pitwall.api import private_file
 
 log = logging.getLogger(__name__)
 
@@ -134,16 +134,10 @@ class Auth:
     def _save(self) -> None:
         if self.path is None:
             return
-        tmp = self.path.with_suffix(".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(self._tokens, f)
-            os.replace(tmp, self.path)
+            private_file.write_json(self.path, self._tokens)
         except OSError as exc:  # logins still work; they just won't survive a restart
             log.warning("cannot save logins to %s: %s", self.path, exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
 
 
 def token_of(connection: ASGIConnection) -> str | None:

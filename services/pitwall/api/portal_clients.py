@@ -12,7 +12,6 @@ wrong, which at worst shows the portal again or keeps a phone online a little lo
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -22,6 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from pitwall.api import private_file
 
 log = logging.getLogger(__name__)
 
@@ -170,13 +171,7 @@ class PortalClients:
             return
         data = {"clients": [{"ip": e.ip, "mac": e.mac, "until": e.until, "at": e.at}
                             for e in self._by_ip.values()]}
-        tmp = self.path.with_suffix(".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f)
-            os.replace(tmp, self.path)
+            private_file.write_json(self.path, data)
         except OSError as exc:  # the phone is online now; it just won't survive a restart
             log.warning("cannot save portal clients to %s: %s", self.path, exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
