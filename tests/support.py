@@ -123,6 +123,11 @@ class MqttProbe:
                     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
                 self._cond.wait(min(left, poll))
 
+    def wait_online(self, service: str, timeout: float = 10.0) -> None:
+        """Until ``service``'s retained status (its latest) reads online."""
+        self.wait_for(lambda: self.on(self.topics.status(service))[-1:] == [contract.ONLINE],
+                      timeout, what=f"{service} online")
+
     def last_state(self) -> contract.RaceState | None:
         states = self.on(self.topics.race_state)
         return msgspec.json.decode(states[-1], type=contract.RaceState) if states else None

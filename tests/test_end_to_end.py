@@ -33,7 +33,7 @@ def test_simulated_race_with_six_cars_is_stored_and_published_exactly(tmp_path, 
     sim = ServiceProcess(config, "sim", "--cars", str(CARS), "--lap-s", "0.6", "--deslot",
                          "0.1", "--seed", "11", "--record", str(record)).start()
     try:
-        probe.wait_for(lambda: probe.on(probe.topics.status("laps"))[-1:] == [contract.ONLINE])
+        probe.wait_online("laps")
         probe.wait_for(lambda: contract.ONLINE in probe.on(probe.topics.status("sim")))
         entrants = [contract.EntrantSpec(car=i, driver=f"D{i}") for i in range(1, CARS + 1)]
         state = start_race(probe, mode="laps", laps=5, entrant="car", min_lap_ms=300,

@@ -8,14 +8,15 @@ that builds another app rebinds them: don't read through an earlier app afterwar
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from pitwall import contract
 from pitwall.api.app import create_app
 from pitwall.settings import Settings
 
@@ -46,15 +47,14 @@ def api_settings(tmp_path, port: int, **extra) -> Settings:
     return make_settings(tmp_path, port, f"t{uuid.uuid4().hex[:10]}", **extra)
 
 
-@pytest.fixture(scope="module")
-def stack(broker, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("api")
-    settings = api_settings(tmp, broker.port)
+@contextlib.contextmanager
+def api_stack(broker, tmp, **extra) -> Iterator[Stack]:
+    """A lap service process and the API on uvicorn, once the API has heard the service."""
+    settings = api_settings(tmp, broker.port, **extra)
     probe = MqttProbe(settings)
     laps = ServiceProcess(tmp / "pitwall.toml", "laps").start()
     try:
-        probe.wait_for(lambda: probe.on(probe.topics.status("laps"))[-1:] == [contract.ONLINE],
-                       what="lap service online")
+        probe.wait_online("laps")
         with serve(create_app(settings)) as base:
             stack = Stack(settings, probe, f"http://{base}", laps)
             with stack.client() as c:
@@ -66,6 +66,12 @@ def stack(broker, tmp_path_factory):
     finally:
         laps.stop()
         probe.close()
+
+
+@pytest.fixture(scope="module")
+def stack(broker, tmp_path_factory):
+    with api_stack(broker, tmp_path_factory.mktemp("api")) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pitwall import contract
-from pitwall.api.app import create_app
 from pitwall.dev.broker import free_port
 
-from ..support import MqttProbe, ServiceProcess
-from .conftest import PIN, Stack, api_settings
-from .live_support import serve
+from .conftest import PIN, api_stack
 from .test_races import publish_pass, start_race, wait_json
 
 S = 1_000_000_000
@@ -67,18 +63,8 @@ def postgres():
 
 @pytest.fixture(scope="module")
 def pg_stack(broker, postgres, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("api-pg")
-    settings = api_settings(tmp, broker.port, database_url=postgres)
-    probe = MqttProbe(settings)
-    laps = ServiceProcess(tmp / "pitwall.toml", "laps").start()
-    try:
-        probe.wait_for(lambda: probe.on(probe.topics.status("laps"))[-1:] == [contract.ONLINE],
-                       what="lap service online")
-        with serve(create_app(settings)) as base:
-            yield Stack(settings, probe, f"http://{base}", laps)
-    finally:
-        laps.stop()
-        probe.close()
+    with api_stack(broker, tmp_path_factory.mktemp("api-pg"), database_url=postgres) as stack:
+        yield stack
 
 
 def test_a_race_and_setup_data_on_postgresql(pg_stack):

@@ -113,8 +113,7 @@ def web_stack(broker, tmp: Path, **race) -> Iterator[WebStack]:
     api = ServiceProcess(config, "api").start()
     stack = WebStack(settings, config, probe, laps, api, f"http://127.0.0.1:{port}")
     try:
-        probe.wait_for(lambda: probe.on(probe.topics.status("laps"))[-1:] == [contract.ONLINE],
-                       what="lap service online")
+        probe.wait_online("laps")
         stack.wait_api()
         yield stack
     finally:
