@@ -44,6 +44,7 @@ mcopy -i "$fat" "::$initrd" "$work/initrd.img"
 
 echo "==> Booting $kernel in QEMU (console: $log, API forwarded to 127.0.0.1:$port)"
 mkdir -p "$(dirname "$log")"
+: > "$log"  # empty it now: QEMU truncates it only once it runs, after our first look
 start=$SECONDS
 # QEMU has no Wi-Fi: Debian's kernel simulates radios (mac80211_hwsim), so wlan0 exists and
 # the hotspot's units start as on a Pi instead of waiting for a device that never comes.
