@@ -46,9 +46,15 @@ def test_units_are_enabled_not_started(converged: Converged):
     wants = converged.root / "etc/systemd/system"
     for unit in PITWALL_UNITS[1:]:
         assert (wants / "pitwall.target.wants" / unit).is_symlink(), unit
-    for unit in ["pitwall.target", "mosquitto.service", "hostapd.service", "dnsmasq.service",
-                 "pitwall-firstboot.service", "pitwall-hotspot-address.service"]:
+    for unit in ["pitwall.target", "mosquitto.service", "pitwall-firstboot.service",
+                 "pitwall-hotspot-firewall.service"]:
         assert (wants / "multi-user.target.wants" / unit).is_symlink(), unit
+    # The hotspot starts when wlan0 appears: a Pi without Wi-Fi does not wait for it.
+    wifi = wants / "sys-subsystem-net-devices-wlan0.device.wants"
+    for unit in ["hostapd.service", "dnsmasq.service", "pitwall-hotspot-address.service"]:
+        assert (wifi / unit).is_symlink(), unit
+        assert (converged.root / str((wifi / unit).readlink()).lstrip("/")).exists(), unit
+        assert not (wants / "multi-user.target.wants" / unit).exists(), unit
     # SSH is off by default.
     assert not (wants / "multi-user.target.wants/ssh.service").exists()
 
@@ -88,6 +94,14 @@ def test_mosquitto_listens_on_localhost_only(converged: Converged):
         assert line in conf.splitlines()
 
 
+def test_mosquitto_logs_to_the_journal_not_the_sd_card(converged: Converged):
+    confs = [converged.root / "etc/mosquitto/mosquitto.conf",
+             *(converged.root / "etc/mosquitto/conf.d").glob("*.conf")]
+    log_lines = [line for path in confs for line in path.read_text().splitlines()
+                 if line.startswith("log_dest")]
+    assert log_lines == ["log_dest stderr"]
+
+
 def test_venv_imports_pitwall_and_reads_the_settings(converged: Converged):
     in_root(converged.root, "/opt/pitwall/venv/bin/python", "-c",
             "import pitwall, pitwall.api.app, pitwall.laps.main, lgpio")
@@ -114,6 +128,17 @@ def test_image_is_generic(converged: Converged):
     assert (converged.root / "etc/machine-id").read_text() == ""
     assert not (converged.root / "etc/pitwall/device.json").exists()
     assert (converged.root / "boot/firmware/pitwall.txt").exists()
+
+
+def test_storage_tools_are_installed(converged: Converged):
+    """What pitwall-storage runs at first boot is in the root (growpart, sfdisk, ...)."""
+    for tool in ["growpart", "resize2fs", "sfdisk", "blkid", "mkfs.ext4", "udevadm",
+                 "findmnt"]:
+        in_root(converged.root, "sh", "-c", f"command -v {tool}")
+    help_text = in_root(converged.root, "/usr/local/sbin/pitwall-storage", "--help").stdout
+    assert "readonly" in help_text
+    boot = (converged.root / "boot/firmware/pitwall.txt").read_text()
+    assert "readonly=no" in boot.splitlines()
 
 
 def test_journal_is_volatile(converged: Converged):
