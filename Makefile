@@ -59,9 +59,9 @@ $(BIN)/ansible-playbook: | setup
 appliance-test: setup $(BIN)/ansible-playbook ## the playbook converges on a Debian root (root; also in make test)
 	$(BIN)/pytest tests/appliance
 
-image: setup $(BIN)/ansible-playbook ## build the arm64 SD-card image (root; BASE=raspios-lite.img.xz customises Pi OS)
+image: setup $(BIN)/ansible-playbook ## build the arm64 SD-card image (root; BASE=raspios-lite.img.xz customises Pi OS; KIOSK=1 adds the HDMI TV board)
 	image/install-image-deps.sh
-	BASE="$(BASE)" image/build-image.sh
+	BASE="$(BASE)" KIOSK="$(KIOSK)" image/build-image.sh
 
 boot-test: ## boot the newest built image in QEMU: multi-user reached, the API answers
 	image/install-image-deps.sh

@@ -50,8 +50,11 @@ say "Building the arm64 wheels (pitwall and its dependencies)"
 "$here/build-wheels.sh" arm64 2> >(grep -v '^WARNING: Location' >&2)
 
 playbook() {  # playbook ROOT_FOLDER
+    # KIOSK=1: the optional kiosk role too (the TV board on the Pi's HDMI screen, docs/kiosk.md)
+    local kiosk=()
+    if [ "${KIOSK:-0}" = 1 ]; then kiosk=(-e kiosk_enabled=true); fi
     (cd "$repo/ansible" && PITWALL_ROOT="$1" PITWALL_ARCH=arm64 \
-        "$repo/.venv/bin/ansible-playbook" -i inventories/image site.yml)
+        "$repo/.venv/bin/ansible-playbook" -i inventories/image site.yml "${kiosk[@]}")
 }
 
 if [ -n "$base" ]; then
@@ -80,7 +83,9 @@ if [ -n "$base" ]; then
 else
     # --- from Debian packages ---------------------------------------------------------------
     say "Building (or reusing) the arm64 Debian root: kernel, Pi firmware, roles' packages"
-    tarball=$("$here/root-tarball.sh" arm64 $(grep -v '^#' "$here/image-packages.txt"))
+    # KIOSK=1 adds the kiosk role's packages (cage, Chromium: see role_packages.py).
+    tarball=$(PITWALL_ROLES=$([ "${KIOSK:-0}" != 1 ] || echo kiosk) \
+        "$here/root-tarball.sh" arm64 $(grep -v '^#' "$here/image-packages.txt"))
     root=$work/root
     mkdir -p "$root"
     tar -xf "$tarball" -C "$root"
