@@ -50,7 +50,7 @@ clean: ## remove the virtual environment and development data
 	rm -rf $(VENV) $(DATA) bench-results tests/artifacts
 
 # --- The appliance: Ansible playbook, SD-card image, QEMU boot (docs/appliance.md) ---
-.PHONY: appliance-test image boot-test
+.PHONY: appliance-test image boot-test image-test
 ANSIBLE_PINS := ansible==12.3.0 ansible-lint==26.10.1
 
 $(BIN)/ansible-playbook: | setup
@@ -63,6 +63,11 @@ image: setup $(BIN)/ansible-playbook ## build the arm64 SD-card image (root; BAS
 	image/install-image-deps.sh
 	BASE="$(BASE)" KIOSK="$(KIOSK)" image/build-image.sh
 
-boot-test: ## boot the newest built image in QEMU: multi-user reached, the API answers
+boot-test: ## boot the newest built image in QEMU (IMAGE=...): with Wi-Fi, and read-only without
 	image/install-image-deps.sh
 	image/boot-test.sh $(IMAGE)
+
+image-test: ## build the image, then boot-test it (root; slow: about 30 minutes)
+	@start=$$(date +%s); $(MAKE) --no-print-directory image && \
+	  $(MAKE) --no-print-directory boot-test IMAGE=$$(ls -t build/image/*.img.xz | head -1) && \
+	  echo "image-test: passed in $$(( ($$(date +%s) - start) / 60 )) min"

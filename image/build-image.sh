@@ -7,8 +7,9 @@
 # From scratch: mmdebstrap builds an arm64 root under qemu-user (cached, see
 # root-tarball.sh), the playbook provisions it through the chroot connection, the FAT boot
 # partition is written with mtools (no VFAT mount needed) and the root partition is made
-# from the folder (mkfs.ext4 -d). With BASE, the same playbook runs in the official image's
-# root partition (loop-mounted ext4) and pitwall.txt is copied onto its FAT partition.
+# from the folder (mkfs.ext4 -d). With BASE, the official image's root partition is grown
+# by BASE_GROW_MB (1024), loop-mounted, prepared for apt (chroot-env.sh), the same playbook
+# runs in it, and pitwall.txt is copied onto its FAT partition.
 # Writes build/image/pitwall-<date>.img.xz, its checksum and a Raspberry Pi Imager entry.
 set -euo pipefail
 
@@ -17,11 +18,15 @@ repo=$(cd "$here/.." && pwd)
 out=${OUT:-$repo/build/image}
 base=${BASE:-}
 boot_mb=${BOOT_MB:-256}
+grow_mb=${BASE_GROW_MB:-1024}  # BASE: room added to the root for Pitwall's packages
 name=pitwall-$(date -u +%Y%m%d)
+# A customised base keeps its own name in the result's: pitwall-DATE-on-raspios-….img.xz
+[ -z "$base" ] || name=$name-on-$(basename "$base" | sed 's/\.xz$//; s/\.img$//')
 started=$SECONDS
 step=0
 say() { step=$((step + 1)); printf '\n==> [%d] %s (%d s)\n' "$step" "$*" "$((SECONDS - started))"; }
 die() { echo "error: $*" >&2; exit 1; }
+. "$here/chroot-env.sh"
 
 # --- can we build here? --------------------------------------------------------------------
 [ "$(id -u)" -eq 0 ] || die "building an image needs root (chroot, device nodes, loop mounts): run with sudo"
@@ -32,15 +37,20 @@ if [ "$(uname -m)" != aarch64 ]; then
   binfmt_misc has no enabled qemu-aarch64 handler. Install qemu-user-static and binfmt-support
   (image/install-image-deps.sh), then: update-binfmts --enable qemu-aarch64"
 fi
-for tool in mmdebstrap mkfs.vfat mcopy mkfs.ext4 sfdisk xz sha256sum; do
+for tool in mmdebstrap mkfs.vfat mcopy mkfs.ext4 sfdisk losetup resize2fs xz sha256sum; do
     command -v "$tool" >/dev/null || die "$tool is missing: run image/install-image-deps.sh"
 done
 [ -x "$repo/.venv/bin/ansible-playbook" ] || die "Ansible is missing: make setup, then pip install ansible==12.3.0"
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/pitwall-image.XXXXXX")
 mnt=""
+loop=""
 cleanup() {
-    if [ -n "$mnt" ] && mountpoint -q "$mnt"; then umount "$mnt"; fi
+    if [ -n "$mnt" ] && mountpoint -q "$mnt"; then
+        chroot_leave "$mnt"
+        umount "$mnt"
+    fi
+    if [ -n "$loop" ]; then losetup -d "$loop"; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -62,22 +72,34 @@ if [ -n "$base" ]; then
     [ -f "$base" ] || die "BASE=$base: no such file"
     say "Unpacking $base"
     img=$work/$name.img
-    case "$base" in *.xz) xz -dc -T0 "$base" > "$img" ;; *) cp "$base" "$img" ;; esac
-    # Partition 1 is FAT (boot), partition 2 ext4 (root), as Raspberry Pi OS ships them.
-    read -r boot_start boot_size < <(sfdisk -d "$img" | sed -n 's/.*p1 : start= *\([0-9]*\), size= *\([0-9]*\).*/\1 \2/p')
-    read -r root_start < <(sfdisk -d "$img" | sed -n 's/.*p2 : start= *\([0-9]*\),.*/\1/p')
-    [ -n "$root_start" ] || die "$base: no second partition (is it Raspberry Pi OS?)"
+    case "$base" in *.xz) xz -dc -T0 "$base" > "$img" ;; *) cp --sparse=always "$base" "$img" ;; esac
+    # Partition 1 is FAT (boot), partition 2 ext4 (root) and the last, as Pi OS ships them.
+    parts=$(sfdisk -d "$img")
+    boot_start=$(sed -n 's/.*1 : start= *\([0-9]*\),.*/\1/p' <<<"$parts")
+    root_start=$(sed -n 's/.*2 : start= *\([0-9]*\),.*/\1/p' <<<"$parts")
+    [ -n "$boot_start" ] && [ -n "$root_start" ] || die "$base: no FAT and root partitions (is it Raspberry Pi OS?)"
+    ! grep -q '3 : start=' <<<"$parts" || die "$base: the root is not the last partition"
+    say "Growing the root partition by $grow_mb MB (room for Pitwall's packages)"
+    truncate -s +"${grow_mb}M" "$img"
+    echo ', +' | sfdisk --quiet --no-reread -N 2 "$img"
+    loop=$(losetup --find --show --offset $((root_start * 512)) "$img")
+    e2fsck -pf "$loop" >/dev/null || [ $? -le 1 ] || die "$base: its root filesystem has errors"
+    resize2fs -p "$loop" 2>&1 | tail -1
     say "Provisioning the root partition with the playbook"
     mnt=$work/root
     mkdir -p "$mnt"
-    mount -o loop,offset=$((root_start * 512)) "$img" "$mnt"
+    mount "$loop" "$mnt"
+    chroot_enter "$mnt"
     mkdir -p "$mnt/boot/firmware"
     playbook "$mnt"
+    chroot_leave "$mnt"
     settings_txt=$work/pitwall.txt
     cp "$mnt/boot/firmware/pitwall.txt" "$settings_txt"
     rm -f "$mnt/boot/firmware/pitwall.txt"
     umount "$mnt"
     mnt=""
+    losetup -d "$loop"
+    loop=""
     say "Adding pitwall.txt to the boot partition (mtools)"
     mcopy -o -i "$img@@$((boot_start * 512))" "$settings_txt" ::pitwall.txt
 else

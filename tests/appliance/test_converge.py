@@ -122,6 +122,16 @@ def test_no_default_password_anywhere(converged: Converged):
     assert "PasswordAuthentication no" in sshd
 
 
+def test_no_open_wifi_before_first_boot(converged: Converged):
+    """No passphrase and no country yet: hostapd.conf is empty, so Debian's unit
+    (ConditionFileNotEmpty) keeps hostapd from starting an open, unregulated network."""
+    conf = converged.root / "etc/hostapd/hostapd.conf"
+    assert conf.stat().st_size == 0
+    assert conf.stat().st_mode & 0o077 == 0
+    unit = (converged.root / "usr/lib/systemd/system/hostapd.service").read_text()
+    assert "ConditionFileNotEmpty=/etc/hostapd/hostapd.conf" in unit
+
+
 def test_image_is_generic(converged: Converged):
     """Nothing that must be unique per Pi is baked in: first boot makes it."""
     assert not list((converged.root / "etc/ssh").glob("ssh_host_*"))

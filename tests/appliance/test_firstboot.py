@@ -126,3 +126,23 @@ def test_later_edits_of_the_boot_file_do_not_regenerate(tmp_path):
     firstboot(root)
     assert json.loads((root / "etc/pitwall/device.json").read_text()) == device
     assert boot_values(root)["pin"] == device["pin"]
+
+
+def test_a_forgotten_country_can_still_be_given_later(tmp_path):
+    """Without a country the Wi-Fi stays off, so pitwall.txt may still supply one; the
+    secrets it was generated with stay as they were."""
+    root = make_root(tmp_path, "pin=4242\n")
+    firstboot(root)
+    device = json.loads((root / "etc/pitwall/device.json").read_text())
+    assert device["country"] == ""
+    (root / "boot/firmware/pitwall.txt").write_text("country=de\npin=9999\n")
+    firstboot(root)
+    later = json.loads((root / "etc/pitwall/device.json").read_text())
+    assert later == {**device, "country": "DE"}
+    settings = tomllib.loads((root / "etc/pitwall/pitwall.toml").read_text())
+    assert settings["wifi"]["country"] == "DE" and settings["director_pin"] == "4242"
+    assert boot_values(root)["country"] == "DE"
+    # Once set, it is kept like everything else.
+    (root / "boot/firmware/pitwall.txt").write_text("country=FR\n")
+    firstboot(root)
+    assert json.loads((root / "etc/pitwall/device.json").read_text())["country"] == "DE"
