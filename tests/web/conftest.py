@@ -8,7 +8,6 @@ leaves no race running. Screenshots go to tests/artifacts/ (gitignored).
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,8 +17,8 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
-
 from pitwall import contract
+from pitwall.dev.broker import free_port
 from pitwall.settings import Settings
 
 from ..conftest import make_settings
@@ -35,12 +34,6 @@ LANES = 2
 if not CHROMIUM.exists():
     pytest.skip("browser tests need Debian's Chromium at /usr/bin/chromium "
                 "(apt-get install chromium)", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Helpers for test_kiosk.py: render the kiosk role through Ansible, read a systemd unit's
+"""Helpers for the kiosk tests: render the kiosk role through Ansible, read a systemd unit's
 command lines the way systemd splits them, start Chromium and reach it over DevTools, and
 read Chromium's NetLog."""
 
@@ -16,10 +16,53 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from .conftest import BIN
+import pytest
+
+from ..conftest import ANSIBLE, BIN, REPO
 
 HERE = Path(__file__).resolve().parent
-RENDER_PLAYBOOK = HERE / "kiosk_render.yml"
+RENDER_PLAYBOOK = HERE / "render.yml"
+
+ROLE = ANSIBLE / "roles/kiosk"
+PREPARE = ROLE / "files/pitwall-kiosk-prepare"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "tests/artifacts"
+USER = "pitwall-kiosk"
+# The flags that keep Chromium quiet and off the internet (and the kiosk ones).
+REQUIRED_FLAGS = ["--kiosk", "--noerrdialogs", "--disable-infobars", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--check-for-update-interval=31536000",
+                  "--autoplay-policy=no-user-gesture-required", "--ozone-platform=wayland"]
+
+
+def needs_ansible() -> None:
+    if not (BIN / "ansible-playbook").exists():
+        pytest.skip("Ansible is not installed in the venv (pip install ansible==12.3.0)")
+
+
+def prepare(*args: str, **run) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PREPARE), *args], capture_output=True,
+                          text=True, timeout=60, **run)
+
+
+def make_race(stack) -> None:
+    with stack.director() as d:
+        r = d.post("/api/races", json={
+            "mode": "laps", "laps": 10, "entrant": "car", "min_lap_ms": 300,
+            "first_crossing": "counts", "name": "Kiosk test",
+            "entrants": [{"car": 1, "driver": "Ann"}, {"car": 2, "driver": "Bob"}]})
+        assert r.status_code == 201, r.text
+
+
+def expect_board(page, expect) -> None:
+    """The TV board is live and shows the track, the race and its drivers."""
+    expect(page.locator("html")).to_have_attribute("data-live", "live", timeout=15_000)
+    expect(page.locator("#track")).to_have_text("Test Raceway")
+    expect(page.locator("#race-name")).to_have_text("Kiosk test")
+    expect(page.locator("#standings")).to_contain_text("Ann")
+    expect(page.locator("#standings")).to_contain_text("Bob")
+
+
 
 
 # ------------------------------------------------------------------------- rendering
