@@ -30,7 +30,9 @@ PassSource = Literal["gpio", "decoder", "ir", "sim", "replay", "manual"]
 Phase = Literal["idle", "ready", "starting", "running", "finishing", "finished", "stopped",
                 "aborted"]
 Flag = Literal["none", "green", "yellow", "red", "chequered"]
-Mode = Literal["practice", "qualifying", "laps", "timed"]
+Mode = Literal["practice", "qualifying", "laps", "timed", "endurance"]
+PaceTag = Literal["good", "bad", "unknown"]
+DriverChangeRule = Literal["free", "every_stop"]
 EntrantKey = Literal["car", "lane"]
 FirstCrossing = Literal["counts", "starts"]
 JumpStartPenalty = Literal["warning", "time", "stop_go", "restart"]
@@ -98,10 +100,31 @@ class Pass(_Inbound, kw_only=True):
 
 
 # ---------------------------------------------------------------- race/command
+Name = Annotated[str, Meta(max_length=60)]
+
+
 class EntrantSpec(_Inbound, kw_only=True):
     car: CarId | None = None
     lane: LaneNo | None = None
-    driver: Annotated[str, Meta(max_length=60)] = ""
+    driver: Name = ""  # endurance: the team's name
+    # Endurance: the team's drivers in driving order (the first starts), and in a kart
+    # pool the kart it starts in (passes then carry kart numbers).
+    drivers: Annotated[list[Name], Meta(max_length=8)] = []
+    kart: CarId | None = None
+
+
+class PitRulesSpec(_Inbound, kw_only=True):
+    """Endurance pit rules for one race; a field left out takes the ``[endurance]``
+    setting. 0 means no such rule."""
+
+    min_pit_s: Annotated[float, Meta(ge=0, le=3600)] | None = None
+    min_stint_laps: Annotated[int, Meta(ge=0, le=100_000)] | None = None
+    max_stint_laps: Annotated[int, Meta(ge=0, le=100_000)] | None = None
+    min_stint_s: Annotated[int, Meta(ge=0, le=24 * 3600)] | None = None
+    max_stint_s: Annotated[int, Meta(ge=0, le=24 * 3600)] | None = None
+    required_stops: Annotated[int, Meta(ge=0, le=1000)] | None = None
+    driver_change: DriverChangeRule | None = None
+    penalty_s: Annotated[float, Meta(ge=0, le=3600)] | None = None
 
 
 class _Command(_Inbound, tag_field="cmd", kw_only=True):
@@ -118,6 +141,9 @@ class Setup(_Command, tag="setup", kw_only=True):
     first_crossing: FirstCrossing | None = None
     name: Annotated[str, Meta(max_length=80)] = ""
     entrants: Annotated[list[EntrantSpec], Meta(max_length=64)] = []
+    # Endurance only.
+    pit: PitRulesSpec | None = None
+    spare_karts: Annotated[list[CarId], Meta(max_length=64)] = []
 
 
 class Start(_Command, tag="start", kw_only=True):
@@ -156,7 +182,35 @@ class Delete(_Command, tag="delete", kw_only=True):
     pass_id: Annotated[int, Meta(ge=1)]
 
 
-Command = Setup | Start | Yellow | Green | Red | Finish | Abort | Reinstate | Delete
+class PitIn(_Command, tag="pit_in", kw_only=True):
+    """Endurance: a team enters the pit (for tracks without a pit-entry sensor)."""
+
+    entrant: Annotated[int, Meta(ge=0, le=255)]
+
+
+class PitOut(_Command, tag="pit_out", kw_only=True):
+    """Endurance: a team leaves the pit, in a kart pool with the kart it takes."""
+
+    entrant: Annotated[int, Meta(ge=0, le=255)]
+    kart: CarId | None = None
+
+
+class DriverChange(_Command, tag="driver", kw_only=True):
+    """Endurance: who drives a team's car now (during a stop: the next stint)."""
+
+    entrant: Annotated[int, Meta(ge=0, le=255)]
+    driver: Annotated[str, Meta(min_length=1, max_length=60)]
+
+
+class PenaltyDecision(_Command, tag="penalty", kw_only=True):
+    """Endurance: the director confirms (it costs time) or waives a pit-rule violation."""
+
+    penalty: Annotated[str, Meta(min_length=1, max_length=64)]
+    decision: Literal["confirm", "waive"]
+
+
+Command = (Setup | Start | Yellow | Green | Red | Finish | Abort | Reinstate | Delete
+           | PitIn | PitOut | DriverChange | PenaltyDecision)
 
 
 class Reply(_Outbound, kw_only=True):
@@ -200,6 +254,64 @@ class Standing(_Outbound, kw_only=True):
     penalty: JumpStartPenalty | Literal["none"] = "none"
     penalty_ms: float = 0.0  # added to the race time (time penalty, unserved stop-and-go)
     penalty_open: bool = False  # a stop-and-go still to serve
+    # Endurance only (null otherwise): the team's stint, stops and pace tag.
+    kart: int | None = None
+    stint: StintNow | None = None
+    pit: PitNow | None = None
+    pace: PaceTag | None = None
+    projected: int | None = None  # position once every team has served its required stops
+
+
+class StintNow(_Outbound, kw_only=True):
+    """The stint a team is in (during a stop: the one that just ended)."""
+
+    no: int
+    driver: str
+    lap_in: int  # the team's laps when the stint began
+    laps: int
+    start_ns: int  # stint time = now - start_ns (until end_ns)
+    end_ns: int | None
+    best_ms: float | None
+    avg_ms: float | None  # average of the last laps, outliers out (docs/endurance.md)
+    # The pit window by the stint rules (null: no such rule).
+    opens_ns: int | None = None
+    closes_ns: int | None = None
+    opens_lap: int | None = None
+    closes_lap: int | None = None
+
+
+class PitNow(_Outbound, kw_only=True):
+    in_pit: bool
+    since_ns: int | None  # in the pit since (pit-entry stamp)
+    stops: int
+    required: int
+    last_ms: float | None  # the last completed stop, pit entry to exit
+    loss_ms: float | None  # the team's measured time lost per stop
+
+
+class PitRules(_Outbound, kw_only=True):
+    min_pit_ms: int
+    min_stint_laps: int
+    max_stint_laps: int
+    min_stint_s: int
+    max_stint_s: int
+    required_stops: int
+    driver_change: DriverChangeRule
+    penalty_ms: int
+
+
+class Penalty(_Outbound, kw_only=True):
+    """A pit-rule violation; confirmed ones add ``penalty_ms`` to the team's race time."""
+
+    id: str
+    entrant: int
+    team: str
+    rule: Literal["short_stop", "short_stint", "long_stint", "no_driver_change",
+                  "missing_stop"]
+    detail: str
+    t_ns: int
+    status: Literal["pending", "confirmed", "waived"]
+    penalty_ms: float
 
 
 class Lights(_Outbound, kw_only=True):
@@ -230,6 +342,10 @@ class RaceState(_Outbound, kw_only=True):
     restart_by: int | None = None  # this entrant's jump start made the start void
     track_call: int | None = None  # this entrant's deslot called the yellow that is out
     standings: list[Standing] = []
+    # Endurance only.
+    pit_rules: PitRules | None = None
+    penalties: list[Penalty] = []
+    good_kart: float | None = None  # kart pool: chance the next kart out is a good one
 
 
 # ---------------------------------------------------------------- lights/state

@@ -290,6 +290,60 @@ class LaneSettings(_Section, kw_only=True):
     ir_holdoff_ms: Annotated[
         float, Meta(ge=0, description="IR mode: after reporting a car, ignore it this long.")
     ] = 300.0
+    role: Annotated[
+        Literal["line", "pit_in", "pit_out"],
+        Meta(description="'line': the timing line (laps); 'pit_in' / 'pit_out': a sensor at "
+             "the pit-lane entry or exit (endurance: its passes are pit stops, never laps)."),
+    ] = "line"
+    serves: Annotated[
+        Annotated[int, Meta(ge=1)] | None,
+        Meta(description="Pit sensors in races keyed by lane: the track lane whose car this "
+             "sensor sees."),
+    ] = None
+
+
+class EnduranceSettings(_Section):
+    """Defaults for endurance races (each can be set per race at setup); 0 is no rule."""
+
+    min_pit_s: Annotated[
+        float, Meta(ge=0, description="A stop shorter than this (pit entry to exit) is a "
+                    "violation.")
+    ] = 0.0
+    min_stint_laps: Annotated[
+        int, Meta(ge=0, description="A stint of fewer laps is a violation.")
+    ] = 0
+    max_stint_laps: Annotated[
+        int, Meta(ge=0, description="A stint of more laps is a violation.")
+    ] = 0
+    min_stint_s: Annotated[
+        int, Meta(ge=0, description="A stint shorter than this many seconds is a violation.")
+    ] = 0
+    max_stint_s: Annotated[
+        int, Meta(ge=0, description="A stint longer than this many seconds is a violation.")
+    ] = 0
+    required_stops: Annotated[
+        int, Meta(ge=0, description="Stops each team must make; each missing at the flag "
+                  "is a violation.")
+    ] = 0
+    driver_change: Annotated[
+        Literal["free", "every_stop"],
+        Meta(description="'every_stop': the driver must change at every stop."),
+    ] = "free"
+    penalty_s: Annotated[
+        float, Meta(ge=0, description="Time a violation adds to the team's race once the "
+                    "director confirms it.")
+    ] = 10.0
+    pace_window: Annotated[
+        int, Meta(ge=1, le=50, description="Pace average: the last this many clean laps.")
+    ] = 5
+    pace_outlier_mads: Annotated[
+        float, Meta(gt=0, description="A lap further than this many scaled median absolute "
+                    "deviations from the median is an outlier (a spin, a deslot).")
+    ] = 3.0
+    pace_min_laps: Annotated[
+        int, Meta(ge=1, le=50, description="Clean laps needed before a pace and a pace tag "
+                  "are shown.")
+    ] = 3
 
 
 class Settings(_Section):
@@ -317,6 +371,7 @@ class Settings(_Section):
     mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
     api: ApiSettings = msgspec.field(default_factory=ApiSettings)
     race: RaceDefaults = msgspec.field(default_factory=RaceDefaults)
+    endurance: EnduranceSettings = msgspec.field(default_factory=EnduranceSettings)
     wifi: WifiSettings = msgspec.field(default_factory=WifiSettings)
     hotspot: HotspotSettings = msgspec.field(default_factory=HotspotSettings)
     lights: LightsSettings = msgspec.field(default_factory=LightsSettings)
@@ -338,9 +393,16 @@ class Settings(_Section):
 
     @property
     def lane_numbers(self) -> list[int]:
+        """The track's lanes (for pickers): pit sensors are not lanes to race on."""
+        pits = {lane.lane for lane in self.lanes if lane.role != "line"}
         if self.track_lanes:
-            return list(range(1, self.track_lanes + 1))
-        return sorted(lane.lane for lane in self.lanes)
+            return [n for n in range(1, self.track_lanes + 1) if n not in pits]
+        return sorted(lane.lane for lane in self.lanes if lane.role == "line")
+
+    @property
+    def pit_lanes(self) -> list[LaneSettings]:
+        """The sensors of the pit lane (``role`` pit_in / pit_out)."""
+        return [lane for lane in self.lanes if lane.role != "line"]
 
     @property
     def database_path(self) -> Path:

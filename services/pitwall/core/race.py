@@ -19,9 +19,11 @@ import bisect
 from collections.abc import Iterable
 
 from pitwall.core.classification import classify
+from pitwall.core.endurance import Endurance
 from pitwall.core.scoring import Scorer, score
 from pitwall.core.start import lights_at, next_change, plan_start
 from pitwall.core.types import (
+    TEAM_CONTROLS,
     Control,
     ControlKind,
     Crossing,
@@ -61,12 +63,16 @@ class Race:
         self._rescore()  # passes logged before the start become pre-start or jump starts
         return self.plan
 
-    def control(self, kind: ControlKind, now_ns: int) -> None:
-        """Apply a flag or end command at ``now_ns`` after checking it fits the phase."""
+    def control(self, kind: ControlKind, now_ns: int, entrant: int | None = None,
+                value: str = "") -> None:
+        """Apply a command at ``now_ns`` after checking it fits the phase: a flag or end
+        command, or (endurance) a team's pit call, driver change or a penalty decision."""
         phase = self.phase_at(now_ns)
         flag = self.flag_at(now_ns)
         ended = phase in ("finished", "aborted")
-        if kind is ControlKind.ABORT:
+        if kind in TEAM_CONTROLS or kind is ControlKind.PENALTY:
+            self._check_team_control(kind, phase, entrant, value)
+        elif kind is ControlKind.ABORT:
             if phase == "aborted":
                 raise RaceError("the race was already aborted")
         elif ended:
@@ -84,7 +90,7 @@ class Race:
             raise RaceError(f"a {flag} flag is already out")
         elif kind is ControlKind.RED and flag == "red":
             raise RaceError("the red flag is already out")
-        ctl = Control(kind, now_ns)
+        ctl = Control(kind, now_ns, entrant, value)
         self.controls.append(ctl)
         # At an equal nanosecond the re-score puts controls first: stay identical to it.
         if now_ns > self._scorer.last_t:
@@ -92,6 +98,40 @@ class Race:
         else:
             self.controls.sort(key=lambda c: c.t_ns)
             self._rescore()
+
+    def _check_team_control(self, kind: ControlKind, phase: str, entrant: int | None,
+                            value: str) -> None:
+        end = self._scorer.endurance
+        if self.config.mode != "endurance":
+            raise RaceError(f"'{kind.value}' is for endurance races")
+        if kind is ControlKind.PENALTY:
+            vid, _, decision = value.rpartition("=")
+            if end is None or vid not in end.violations:
+                raise RaceError(f"there is no penalty {vid!r} in this race")
+            if decision not in ("confirm", "waive"):
+                raise RaceError("a penalty is confirmed or waived")
+            return  # decided at any time, after the flag too
+        if phase not in ("running", "finishing", "stopped") or end is None:
+            raise RaceError(f"'{kind.value}' needs a race under way (the race is {phase})")
+        score = self._scorer.entrants.get(entrant) if entrant is not None else None
+        if score is None:
+            raise RaceError(f"{entrant} is not a team of this race")
+        if score.finished:
+            raise RaceError(f"team {entrant} has already taken the flag")
+        team = end.team(entrant)
+        if kind is ControlKind.PIT_IN and team.in_pit:
+            raise RaceError(f"team {entrant} is in the pit already")
+        if kind is ControlKind.PIT_OUT:
+            if not team.in_pit:
+                raise RaceError(f"team {entrant} is not in the pit")
+            if value:
+                if not self.config.kart_pool:
+                    raise RaceError("karts change only in a race with a kart pool")
+                holder = end.team_of_kart(int(value))
+                if holder is not None and holder != entrant:
+                    raise RaceError(f"kart {value} is driven by team {holder}")
+        if kind is ControlKind.DRIVER and not value.strip():
+            raise RaceError("name the driver")
 
     def track_call(self, now_ns: int) -> int | None:
         """Call a yellow if an entrant is overdue (automatic track call); its key, or None."""
@@ -145,7 +185,14 @@ class Race:
         return max(times, default=0)
 
     def standings(self) -> list[Standing]:
-        return classify(self.config, list(self._scorer.entrants.values()))
+        end = self._scorer.endurance
+        extra = None if end is None else {k: end.penalty_ns(k) for k in self._scorer.entrants}
+        return classify(self.config, list(self._scorer.entrants.values()), extra)
+
+    @property
+    def endurance(self) -> Endurance | None:
+        """Teams, stops and stints of an endurance race once it has started (else None)."""
+        return self._scorer.endurance
 
     def phase_at(self, now_ns: int) -> str:
         s = self._scorer

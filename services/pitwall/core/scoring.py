@@ -10,6 +10,7 @@ Events at the same nanosecond: controls before crossings, crossings by pass id.
 
 from __future__ import annotations
 
+from pitwall.core.endurance import Endurance
 from pitwall.core.types import (
     Control,
     ControlKind,
@@ -17,6 +18,7 @@ from pitwall.core.types import (
     EntrantScore,
     Kind,
     Outcome,
+    PitSensor,
     RaceConfig,
     StartPlan,
 )
@@ -45,6 +47,10 @@ class Scorer:
         self.aborted = False
         self.flag_t: int | None = None  # leader finished / time expired: chequered out
         self.outcomes: dict[int, Outcome] = {}
+        # Endurance races: teams, stops and stints, folded with the laps.
+        self.endurance: Endurance | None = None
+        if config.mode == "endurance" and plan is not None:
+            self.endurance = Endurance(config, plan.green_ns)
 
     # ------------------------------------------------------------------ controls
     def control(self, ctl: Control) -> None:
@@ -64,6 +70,30 @@ class Scorer:
             if self.ended_at is None:
                 self.ended_at = t
             self.aborted = self.aborted or ctl.kind is ControlKind.ABORT
+            if self.endurance is not None and ctl.kind is ControlKind.FINISH:
+                self.endurance.race_ended(t, {e.key for e in self.entrants.values()
+                                              if e.started})
+        elif self.endurance is not None:
+            self._team_control(ctl)
+
+    def _team_control(self, ctl: Control) -> None:
+        """Endurance commands. The race checked them when they were given; the fold only
+        skips what a re-score can no longer apply (a team that has since finished)."""
+        end = self.endurance
+        if ctl.kind is ControlKind.PENALTY:
+            end.decide(ctl.value)
+            return
+        e = self._entrant(ctl.entrant)
+        if e is None or e.finished or self.ended_at is not None:
+            return
+        if ctl.kind is ControlKind.PIT_IN:
+            end.pit_in(e.key, ctl.t_ns, "command")
+        elif ctl.kind is ControlKind.PIT_OUT:
+            kart = int(ctl.value) if ctl.value else None
+            if end.team(e.key).in_pit:
+                end.pit_out(e.key, ctl.t_ns, "command", kart)
+        elif ctl.kind is ControlKind.DRIVER:
+            end.driver(e.key, ctl.t_ns, ctl.value)
 
     # ------------------------------------------------------------------ crossings
     def crossing(self, c: Crossing) -> Outcome:
@@ -74,7 +104,12 @@ class Scorer:
 
     def _score(self, c: Crossing) -> Outcome:
         cfg, t = self.config, c.t_ns
+        sensor = cfg.pit_sensor(c.lane)
+        if sensor is not None:
+            return self._pit_pass(c, sensor)
         key = c.car if cfg.entrant == "car" else c.lane
+        if self.endurance is not None and cfg.kart_pool:
+            key = self.endurance.team_of_kart(c.car)  # the kart's number is on the pass
         if c.override == "ignore":
             return Outcome(c.id, Kind.DELETED, key, t_ns=t)
         if self.plan is None or t < self.plan.red_ns[0] or self.voided_at is not None:
@@ -120,9 +155,44 @@ class Scorer:
         if not neutralised and (e.best_ns is None or lap_ns < e.best_ns):
             e.best_ns, e.best_t = lap_ns, t
         out = Outcome(c.id, Kind.LAP, key, e.laps, lap_ns, t, neutralised)
+        if self.endurance is not None:
+            self.endurance.lap(key, e.laps, t, lap_ns, neutralised)
         if self._takes_flag(e, t):
             e.finished = out.final = True
+            if self.endurance is not None:
+                self.endurance.finished(key, t)
         return out
+
+    def _pit_pass(self, c: Crossing, sensor: PitSensor) -> Outcome:
+        """A pit-lane sensor's pass: a pit entry or exit in an endurance race, else nothing.
+
+        In a kart pool the pass carries the kart's number. A kart waiting in the pool that
+        crosses the pit exit is the kart a team takes out: it goes to the team in the pit,
+        if exactly one is (with several, the director's ``pit_out`` says which)."""
+        cfg, t, end = self.config, c.t_ns, self.endurance
+        key = c.car if cfg.entrant == "car" else sensor.serves
+        if end is not None and cfg.kart_pool:
+            team = end.team_of_kart(c.car)
+            if team is None and sensor.role == "out" and c.car is not None:
+                waiting = [k for k, tm in end.teams.items() if tm.in_pit]
+                team = waiting[0] if len(waiting) == 1 else None
+            key = team
+        if c.override == "ignore":
+            return Outcome(c.id, Kind.DELETED, key, t_ns=t)
+        if end is None or t < self.plan.green_ns or self.voided_at is not None or (
+                self.ended_at is not None and t >= self.ended_at):
+            return Outcome(c.id, Kind.PIT, key, t_ns=t)
+        e = self._entrant(key)
+        if e is None:
+            return Outcome(c.id, Kind.UNKNOWN, key, t_ns=t)
+        if e.finished:
+            return Outcome(c.id, Kind.PIT, key, e.laps, t_ns=t)
+        if sensor.role == "in":
+            kind = Kind.PIT_IN if end.pit_in(key, t, "sensor") else Kind.PIT
+        else:
+            kart = c.car if cfg.kart_pool else None
+            kind = Kind.PIT_OUT if end.pit_out(key, t, "sensor", kart) else Kind.PIT
+        return Outcome(c.id, kind, key, e.laps, t_ns=t)
 
     # ------------------------------------------------------------------ rules
     def _jump_start(self, e: EntrantScore, t: int) -> None:
@@ -149,7 +219,7 @@ class Scorer:
     def _takes_flag(self, e: EntrantScore, t: int) -> bool:
         """Does this counted crossing end the entrant's race?"""
         cfg = self.config
-        if cfg.mode == "laps":
+        if cfg.to_laps:
             if self.flag_t is None and e.laps >= cfg.laps:
                 self.flag_t = t  # the leader completes the distance: chequered flag
                 return True
@@ -160,7 +230,7 @@ class Scorer:
     def _flag_out(self, t: int) -> bool:
         """Timed modes: the crossing after time is up is everyone's last."""
         cfg = self.config
-        if cfg.mode == "laps":
+        if cfg.to_laps:
             return self.flag_t is not None and t >= self.flag_t
         if cfg.duration_ns is None:
             return False  # open practice

@@ -10,6 +10,7 @@ SECOND = 1_000_000_000
 
 
 JUMP_START_PENALTIES = ("warning", "time", "stop_go", "restart")
+MODES = ("practice", "qualifying", "laps", "timed", "endurance")
 
 
 class RaceError(ValueError):
@@ -35,20 +36,97 @@ class ControlKind(str, Enum):
     RED = "red"
     FINISH = "finish"
     ABORT = "abort"
+    # Endurance: the director's (or a phone's) pit calls, driver changes and penalty
+    # decisions. They carry the team (``entrant``) and a ``value``.
+    PIT_IN = "pit_in"
+    PIT_OUT = "pit_out"  # value: the kart taken out, for a kart pool ("" keeps the kart)
+    DRIVER = "driver"  # value: the driver now at the wheel
+    PENALTY = "penalty"  # value: "<penalty id>=confirm" or "<penalty id>=waive"
+
+
+TEAM_CONTROLS = (ControlKind.PIT_IN, ControlKind.PIT_OUT, ControlKind.DRIVER)
 
 
 @dataclass(frozen=True, slots=True)
 class Control:
-    """A flag or end command, stamped with the lap service's monotonic clock."""
+    """A flag, end or pit command, stamped with the lap service's monotonic clock."""
 
     kind: ControlKind
     t_ns: int
+    entrant: int | None = None  # the team a pit or driver command is for
+    value: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Entrant:
     key: int  # car ID or lane number, per RaceConfig.entrant
-    driver: str = ""
+    driver: str = ""  # endurance: the team's name
+    drivers: tuple[str, ...] = ()  # endurance: the team's drivers, in driving order
+    kart: int | None = None  # endurance with a kart pool: the kart it starts in (None: key)
+
+    @property
+    def starting_driver(self) -> str:
+        return self.drivers[0] if self.drivers else ""
+
+
+PIT_ROLES = ("in", "out")
+DRIVER_CHANGE = ("free", "every_stop")
+
+
+@dataclass(frozen=True, slots=True)
+class PitSensor:
+    """A sensor in the pit lane: its passes are pit events, not laps.
+
+    ``serves``: for races keyed by lane, the track lane whose car this sensor sees (a pass
+    on it has no car ID to tell).
+    """
+
+    lane: int
+    role: str  # "in" (pit entry) or "out" (pit exit)
+    serves: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in PIT_ROLES:
+            raise RaceError("a pit sensor's role is 'in' or 'out'")
+
+
+@dataclass(frozen=True, slots=True)
+class PitRules:
+    """Endurance pit rules; 0 or None is "no rule". A violation becomes a penalty that the
+    director confirms (it then costs ``penalty_ns`` each) or waives."""
+
+    min_pit_ns: int = 0  # a stop shorter than this (pit in -> pit out) is a violation
+    min_stint_laps: int = 0
+    max_stint_laps: int = 0
+    min_stint_ns: int = 0
+    max_stint_ns: int = 0
+    required_stops: int = 0  # each stop missing at the flag is a violation
+    driver_change: str = "free"  # "every_stop": the driver must change at every stop
+    penalty_ns: int = 10 * SECOND  # what a confirmed violation adds to the race time
+
+    def __post_init__(self) -> None:
+        if self.driver_change not in DRIVER_CHANGE:
+            raise RaceError("driver_change is 'free' or 'every_stop'")
+        if min(self.min_pit_ns, self.min_stint_laps, self.max_stint_laps, self.min_stint_ns,
+               self.max_stint_ns, self.required_stops, self.penalty_ns) < 0:
+            raise RaceError("pit rules cannot be negative")
+        if self.max_stint_laps and self.min_stint_laps > self.max_stint_laps:
+            raise RaceError("the minimum stint is longer than the maximum (laps)")
+        if self.max_stint_ns and self.min_stint_ns > self.max_stint_ns:
+            raise RaceError("the minimum stint is longer than the maximum (time)")
+
+
+@dataclass(frozen=True, slots=True)
+class PaceRules:
+    """How pace figures are taken (see core/pace.py for the rule and why)."""
+
+    window: int = 5  # average of the last this many clean laps
+    outlier_mads: float = 3.0  # a lap this many scaled MADs from the median is an outlier
+    min_laps: int = 3  # clean laps needed before a pace (and a pace tag) is known
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.min_laps < 1 or self.outlier_mads <= 0:
+            raise RaceError("pace window and minimum laps are at least 1; outlier_mads > 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +152,34 @@ class RaceConfig:
     # Automatic track call: a yellow when an entrant is overdue by more than this many of
     # its average laps (a deslot). 0: off.
     auto_yellow_factor: float = 0.0
+    # Sensors in the pit lane (any mode: their passes are never laps).
+    pit_sensors: tuple[PitSensor, ...] = ()
+    # Endurance only: pit rules, pace figures, spare karts of a kart pool.
+    pit: PitRules = PitRules()
+    pace: PaceRules = PaceRules()
+    spare_karts: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.mode not in ("practice", "qualifying", "laps", "timed"):
+        if self.mode not in MODES:
             raise RaceError(f"unknown race mode {self.mode!r}")
         if self.mode == "laps" and not self.laps:
             raise RaceError("a lap race needs a number of laps")
         if self.mode in ("timed", "qualifying") and not self.duration_ns:
             raise RaceError(f"a {self.mode} session needs a duration")
+        if self.mode == "endurance" and not (self.laps or self.duration_ns):
+            raise RaceError("an endurance race needs a duration or a number of laps")
+        if self.mode == "endurance" and self.laps and self.duration_ns:
+            raise RaceError("an endurance race runs to a duration or to a number of laps, "
+                            "not both")
+        if len({s.lane for s in self.pit_sensors}) != len(self.pit_sensors):
+            raise RaceError("a pit sensor is listed twice")
+        if self.entrant == "lane" and any(s.serves is None for s in self.pit_sensors):
+            raise RaceError("in a race keyed by lane, each pit sensor must say which lane "
+                            "it serves")
+        karts = [e.kart if e.kart is not None else e.key for e in self.entrants]
+        if self.kart_pool and len(set(karts + list(self.spare_karts))) != \
+                len(karts) + len(self.spare_karts):
+            raise RaceError("a kart is given to two teams (or is also a spare)")
         if self.entrant not in ("car", "lane"):
             raise RaceError("entrants are keyed by 'car' or 'lane'")
         if self.first_crossing not in ("counts", "starts"):
@@ -102,6 +200,23 @@ class RaceConfig:
     @property
     def ranked_by_best_lap(self) -> bool:
         return self.mode in ("practice", "qualifying")
+
+    @property
+    def to_laps(self) -> bool:
+        """Run to a number of laps (a lap race, or an endurance race with a lap target)."""
+        return self.mode == "laps" or (self.mode == "endurance" and bool(self.laps))
+
+    @property
+    def kart_pool(self) -> bool:
+        """Rental karts: teams change kart at their stops, passes carry the kart's number."""
+        return self.mode == "endurance" and self.entrant == "car" and (
+            bool(self.spare_karts) or any(e.kart is not None for e in self.entrants))
+
+    def pit_sensor(self, lane: int) -> PitSensor | None:
+        for s in self.pit_sensors:
+            if s.lane == lane:
+                return s
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +240,9 @@ class Kind(str, Enum):
     AFTER_FINISH = "after_finish"  # the entrant had already taken the flag
     UNKNOWN = "unknown"  # not an entrant of this race
     DELETED = "deleted"  # ignored by the director
+    PIT_IN = "pit_in"  # a pit-entry sensor: the team is in the pit from here
+    PIT_OUT = "pit_out"  # a pit-exit sensor: the stop ends here
+    PIT = "pit"  # a pit sensor's pass that changes nothing (not racing, already in/out)
 
 
 @dataclass(slots=True)

@@ -1,4 +1,5 @@
-"""Race commands: set up, start, flags, end, and the director's edits of the pass log.
+"""Race commands: set up, start, flags, end, the director's edits of the pass log, and
+(endurance) pit calls, driver changes and penalty decisions.
 
 Each command is answered on ``race/reply`` (with the command's ``id`` when it had one),
 so the web app can tell the director what happened. A command that does not fit the
@@ -16,6 +17,7 @@ from paho.mqtt.client import MQTTMessage
 
 from pitwall import contract
 from pitwall.core import MS, SECOND, ControlKind, Entrant, Race, RaceConfig, RaceError
+from pitwall.core.types import PaceRules, PitRules, PitSensor
 from pitwall.laps import store
 
 if TYPE_CHECKING:
@@ -31,7 +33,21 @@ _CONTROLS = {
     contract.Abort: ControlKind.ABORT,
 }
 
+_TEAM_COMMANDS = (contract.PitIn, contract.PitOut, contract.DriverChange,
+                  contract.PenaltyDecision)
+
 Out = list[tuple[str, msgspec.Struct]]
+
+
+def team_control(cmd) -> tuple[ControlKind, int | None, str]:
+    """An endurance command as the core's control: (kind, team, value)."""
+    if isinstance(cmd, contract.PitIn):
+        return ControlKind.PIT_IN, cmd.entrant, ""
+    if isinstance(cmd, contract.PitOut):
+        return ControlKind.PIT_OUT, cmd.entrant, "" if cmd.kart is None else str(cmd.kart)
+    if isinstance(cmd, contract.DriverChange):
+        return ControlKind.DRIVER, cmd.entrant, cmd.driver.strip()
+    return ControlKind.PENALTY, None, f"{cmd.penalty}={cmd.decision}"
 
 
 class CommandHandler:
@@ -74,6 +90,11 @@ class CommandHandler:
             store.save_plan(svc.race_id, plan)
         elif isinstance(cmd, (contract.Reinstate, contract.Delete)):
             self._edit(cmd.pass_id, "count" if isinstance(cmd, contract.Reinstate) else "ignore")
+        elif isinstance(cmd, _TEAM_COMMANDS):
+            kind, entrant, value = team_control(cmd)
+            race = self._race()
+            race.control(kind, now, entrant, value)
+            store.add_control(svc.race_id, race.controls[-1])
         else:
             race = self._race()
             race.control(_CONTROLS[type(cmd)], now)
@@ -90,7 +111,7 @@ class CommandHandler:
             phase = svc.race.phase_at(now)
             if phase not in ("ready", "finished", "aborted"):
                 raise RaceError(f"a race is {phase}: finish or abort it first")
-        config = config_from_setup(cmd, svc.settings.race)
+        config = config_from_setup(cmd, svc.settings)
         if svc.race is not None and svc.race.phase_at(now) == "ready":
             store.set_phase(svc.race_id, "aborted")  # replaced before it started
         row = store.create_race(config, svc.boot_id)
@@ -112,14 +133,21 @@ class CommandHandler:
         store.rewrite_outcomes(race_id, race.outcomes)
 
 
-def config_from_setup(cmd: contract.Setup, defaults) -> RaceConfig:
+def config_from_setup(cmd: contract.Setup, settings) -> RaceConfig:
+    defaults = settings.race
     entrant = cmd.entrant or defaults.entrant
     entrants = []
+    endurance = cmd.mode == "endurance"
     for spec in cmd.entrants:
         key = spec.car if entrant == "car" else spec.lane
         if key is None:
             raise RaceError(f"every entrant needs a {entrant} number (races keyed by {entrant})")
-        entrants.append(Entrant(key, spec.driver))
+        if not endurance and (spec.drivers or spec.kart is not None):
+            raise RaceError("teams of drivers and karts are for endurance races")
+        entrants.append(Entrant(key, spec.driver, tuple(d.strip() for d in spec.drivers
+                                                        if d.strip()), spec.kart))
+    if not endurance and (cmd.pit is not None or cmd.spare_karts):
+        raise RaceError("pit rules and spare karts are for endurance races")
     return RaceConfig(
         mode=cmd.mode,
         laps=cmd.laps,
@@ -135,4 +163,24 @@ def config_from_setup(cmd: contract.Setup, defaults) -> RaceConfig:
         jump_start_penalty_ns=defaults.jump_start_penalty_ms * MS,
         green_countdown_ns=defaults.green_countdown_ms * MS,
         auto_yellow_factor=defaults.auto_yellow_factor,
+        pit_sensors=tuple(PitSensor(s.lane, s.role.removeprefix("pit_"), s.serves)
+                          for s in settings.pit_lanes),
+        pit=pit_rules(cmd.pit, settings.endurance) if endurance else PitRules(),
+        pace=PaceRules(settings.endurance.pace_window, settings.endurance.pace_outlier_mads,
+                       settings.endurance.pace_min_laps),
+        spare_karts=tuple(cmd.spare_karts),
     )
+
+
+def pit_rules(spec: contract.PitRulesSpec | None, defaults) -> PitRules:
+    """The race's pit rules: the setup's, else the ``[endurance]`` settings."""
+    def pick(name):
+        value = None if spec is None else getattr(spec, name)
+        return getattr(defaults, name) if value is None else value
+
+    return PitRules(
+        min_pit_ns=round(pick("min_pit_s") * SECOND),
+        min_stint_laps=pick("min_stint_laps"), max_stint_laps=pick("max_stint_laps"),
+        min_stint_ns=pick("min_stint_s") * SECOND, max_stint_ns=pick("max_stint_s") * SECOND,
+        required_stops=pick("required_stops"), driver_change=pick("driver_change"),
+        penalty_ns=round(pick("penalty_s") * SECOND))

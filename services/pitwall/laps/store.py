@@ -11,6 +11,7 @@ on disk, so a power cut or ``kill -9`` loses nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from pitwall.core import (
     RaceConfig,
     StartPlan,
 )
+from pitwall.core.types import PaceRules, PitRules, PitSensor
 
 
 class BaseModel(Model):
@@ -79,6 +81,9 @@ class ControlRow(BaseModel):
     race = ForeignKeyField(RaceRow, backref="controls", on_delete="CASCADE")
     kind = CharField()
     t_ns = BigIntegerField()
+    # Endurance commands: the team, and the driver / kart / penalty decision.
+    entrant = IntegerField(null=True)
+    value = CharField(default="")
 
     class Meta:
         table_name = "control"
@@ -123,7 +128,22 @@ def open_database(data_dir: str, database_url: str = "") -> Database:
     db.bind(MODELS)
     db.connect(reuse_if_open=True)
     db.create_tables(MODELS, safe=True)
+    migrate(db)
     return db
+
+
+def migrate(db: Database) -> None:
+    """Add the columns that later versions brought to tables an older one created."""
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as run
+
+    have = {c.name for c in db.get_columns(ControlRow._meta.table_name)}
+    migrator = SchemaMigrator.from_database(db)
+    steps = [migrator.add_column(ControlRow._meta.table_name, name, getattr(ControlRow, name))
+             for name in ("entrant", "value") if name not in have]
+    if steps:
+        with db.atomic():
+            run(*steps)
 
 
 # ---------------------------------------------------------------- config <-> JSON
@@ -137,13 +157,23 @@ def config_to_json(cfg: RaceConfig) -> str:
         "jump_start_penalty_ns": cfg.jump_start_penalty_ns,
         "green_countdown_ns": cfg.green_countdown_ns,
         "auto_yellow_factor": cfg.auto_yellow_factor,
-        "entrants": [[e.key, e.driver] for e in cfg.entrants],
+        "entrants": [[e.key, e.driver, list(e.drivers), e.kart] for e in cfg.entrants],
+        "pit_sensors": [[s.lane, s.role, s.serves] for s in cfg.pit_sensors],
+        "pit": dataclasses.asdict(cfg.pit),
+        "pace": dataclasses.asdict(cfg.pace),
+        "spare_karts": list(cfg.spare_karts),
     })
 
 
 def config_from_json(text: str) -> RaceConfig:
+    """A stored race's config (races stored before endurance have no pit fields)."""
     data = json.loads(text)
-    data["entrants"] = tuple(Entrant(k, d) for k, d in data["entrants"])
+    data["entrants"] = tuple(Entrant(e[0], e[1], tuple(e[2]) if len(e) > 2 else (),
+                                     e[3] if len(e) > 3 else None) for e in data["entrants"])
+    data["pit_sensors"] = tuple(PitSensor(*s) for s in data.get("pit_sensors", ()))
+    data["pit"] = PitRules(**data.get("pit", {}))
+    data["pace"] = PaceRules(**data.get("pace", {}))
+    data["spare_karts"] = tuple(data.get("spare_karts", ()))
     return RaceConfig(**data)
 
 
@@ -197,7 +227,8 @@ def save_plan(race_id: int, plan: StartPlan) -> None:
 
 
 def add_control(race_id: int, ctl: Control) -> None:
-    ControlRow.create(race=race_id, kind=ctl.kind.value, t_ns=ctl.t_ns)
+    ControlRow.create(race=race_id, kind=ctl.kind.value, t_ns=ctl.t_ns, entrant=ctl.entrant,
+                      value=ctl.value)
 
 
 def set_phase(race_id: int, phase: str) -> None:
@@ -245,7 +276,7 @@ def load_race_logs(row: RaceRow):
     plan = None
     if row.green_ns is not None:
         plan = StartPlan(red_ns=tuple(json.loads(row.red_ns)), green_ns=row.green_ns)
-    controls = [Control(ControlKind(c.kind), c.t_ns)
+    controls = [Control(ControlKind(c.kind), c.t_ns, c.entrant, c.value)
                 for c in ControlRow.select().where(ControlRow.race == row.id)
                 .order_by(ControlRow.id)]
     crossings = [Crossing(p.id, p.lane, p.car, p.t_ns, p.override)
