@@ -50,7 +50,9 @@ def test_the_write_list_is_complete():
 
 
 def concrete(path: str) -> str:
-    return re.sub(r"\{action\}", "start", re.sub(r"\{\w+_(id|row)\}", "1", path))
+    path = re.sub(r"\{\w+_(id|row)\}", "1", path)
+    path = re.sub(r"\{entrant\}", "1", path)
+    return re.sub(r"\{decision\}", "confirm", re.sub(r"\{action\}", "start", path))
 
 
 @pytest.mark.parametrize(("method", "path", "op"), WRITES, ids=[w[2] for w in WRITES])

@@ -104,4 +104,61 @@ async def delete_pass(pass_id: PassId, state: State) -> CommandDone:
     return CommandDone(ok=True, race_id=reply.race_id)
 
 
-route_handlers = [set_up_race, control_race, reinstate_pass, delete_pass]
+TeamKey = Annotated[int, PathParameter(ge=0, le=255, description="the team's car or lane")]
+
+
+class PitOutBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    kart: contract.CarId | None = None  # kart pool: the kart the team takes out
+
+
+class DriverBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    driver: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+
+
+class PenaltyAction(str, enum.Enum):
+    confirm = "confirm"
+    waive = "waive"
+
+
+@post("/api/races/current/teams/{entrant:int}/pit_in", operation_id="pitIn",
+      summary="Endurance: a team enters the pit (tracks without a pit sensor; director)",
+      status_code=200, tags=["race control"])
+async def pit_in(entrant: TeamKey, state: State) -> CommandDone:
+    reply = await send(state, contract.PitIn(entrant=entrant))
+    return CommandDone(ok=True, race_id=reply.race_id)
+
+
+@post("/api/races/current/teams/{entrant:int}/pit_out", operation_id="pitOut",
+      summary="Endurance: a team leaves the pit, in a kart pool with its kart (director)",
+      status_code=200, tags=["race control"])
+async def pit_out(entrant: TeamKey, state: State,
+                  data: JSONBody[PitOutBody | None] = None) -> CommandDone:
+    kart = data.kart if data is not None else None
+    reply = await send(state, contract.PitOut(entrant=entrant, kart=kart))
+    return CommandDone(ok=True, race_id=reply.race_id)
+
+
+@post("/api/races/current/teams/{entrant:int}/driver", operation_id="changeDriver",
+      summary="Endurance: who drives the team's car now (during a stop: next) (director)",
+      status_code=200, tags=["race control"])
+async def change_driver(entrant: TeamKey, data: JSONBody[DriverBody],
+                        state: State) -> CommandDone:
+    reply = await send(state, contract.DriverChange(entrant=entrant, driver=data.driver))
+    return CommandDone(ok=True, race_id=reply.race_id)
+
+
+@post("/api/races/current/penalties/{penalty_id:str}/{decision:str}",
+      operation_id="decidePenalty",
+      summary="Endurance: confirm (it costs time) or waive a pit-rule violation (director)",
+      status_code=200, tags=["race control"])
+async def decide_penalty(
+    penalty_id: Annotated[str, PathParameter(min_length=1, max_length=64)],
+    decision: Annotated[PenaltyAction, PathParameter()], state: State,
+) -> CommandDone:
+    reply = await send(state, contract.PenaltyDecision(penalty=penalty_id,
+                                                       decision=decision.value))
+    return CommandDone(ok=True, race_id=reply.race_id)
+
+
+route_handlers = [set_up_race, control_race, reinstate_pass, delete_pass, pit_in, pit_out,
+                  change_driver, decide_penalty]

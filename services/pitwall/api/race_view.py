@@ -14,9 +14,9 @@ import time
 import msgspec
 
 from pitwall import contract
-from pitwall.core import MS, SECOND, Kind, Race
+from pitwall.core import MS, SECOND, Kind, Race, pace, strategy
 from pitwall.laps import store
-from pitwall.laps.publish import state_payload
+from pitwall.laps.publish import pit_rules_view, state_payload
 from pitwall.laps.service import boot_id
 
 CURRENT_BOOT = boot_id()
@@ -43,6 +43,8 @@ class RaceConfigView(msgspec.Struct, kw_only=True):
     yellow_grace_ms: int
     yellow_clock: str
     entrants: list[contract.EntrantSpec]
+    pit: contract.PitRules | None = None  # endurance only
+    spare_karts: list[int] = []
 
 
 class RaceDetail(msgspec.Struct, kw_only=True):
@@ -75,6 +77,49 @@ class PassView(msgspec.Struct, kw_only=True):
     lap: int  # the lap completed (kind "lap"), else the entrant's laps so far
     lap_ms: float | None
     override: str | None  # the director's edit: "count", "ignore" or null
+
+
+class StintRow(msgspec.Struct, kw_only=True):
+    team: str  # the team's name
+    entrant: int  # the team's key (car ID or lane)
+    driver: str
+    car: int  # the car (or, in a kart pool, the kart) of this stint
+    stint: int  # 1, 2, …
+    lap_in: int  # the team's laps when the stint began
+    laps: int
+    time_ms: float  # stint time (to now for the stint in progress)
+    start_ns: int
+    end_ns: int | None
+    best_ms: float | None
+    avg_ms: float | None
+    pace: contract.PaceTag  # this stint's average against the other stints' (median)
+    pit_ms: float | None  # the stop that ended this stint
+
+
+class KartRow(msgspec.Struct, kw_only=True):
+    kart: int
+    team: int | None  # driving it now; null: waiting in the pool
+    laps: int  # clean laps driven in it, across stints and teams
+    avg_ms: float | None
+    pace: contract.PaceTag
+
+
+class KartPool(msgspec.Struct, kw_only=True):
+    karts: list[KartRow]
+    pool: list[int]  # karts waiting in the pits
+    good_probability: float | None  # the next kart out of the pits is a good one
+
+
+class ProjectedRow(msgspec.Struct, kw_only=True):
+    position: int  # once every team has served its remaining required stops
+    now_position: int
+    entrant: int
+    team: str
+    laps: int
+    stops_left: int
+    loss_ms: float | None  # the team's measured pit loss
+    time_ms: float | None  # the projected time to the leader's lap count
+    gap_ms: float | None
 
 
 class Results(msgspec.Struct, kw_only=True):
@@ -134,8 +179,11 @@ class Scored:
                 duration_s=_seconds(cfg.duration_ns),
                 entrant=key, min_lap_ms=cfg.min_lap_ns // MS, first_crossing=cfg.first_crossing,
                 yellow_grace_ms=cfg.yellow_grace_ns // MS, yellow_clock=cfg.yellow_clock,
-                entrants=[contract.EntrantSpec(**{key: e.key}, driver=e.driver)
-                          for e in cfg.entrants]),
+                entrants=[contract.EntrantSpec(**{key: e.key}, driver=e.driver,
+                                               drivers=list(e.drivers), kart=e.kart)
+                          for e in cfg.entrants],
+                pit=pit_rules_view(cfg.pit) if cfg.mode == "endurance" else None,
+                spare_karts=list(cfg.spare_karts)),
             standings=state.standings, start_ns=state.start_ns, ends_ns=state.ends_ns)
 
     def laps(self) -> list[LapView]:
@@ -157,18 +205,72 @@ class Scored:
                 override=c.override))
         return views
 
+    # ---------------------------------------------------------------- endurance
+    def endurance(self):
+        end = self.race.endurance
+        if end is None:
+            what = "an endurance race" if self.race.config.mode == "endurance" else \
+                f"a {self.race.config.mode} race"
+            raise NotEndurance(f"race {self.row.id} is {what} that has not started: no "
+                               f"stints" if self.race.config.mode == "endurance" else
+                               f"race {self.row.id} is {what}: stints, karts and the "
+                               f"projection are for endurance races")
+        return end
+
+    def stints(self) -> list[StintRow]:
+        end = self.endurance()
+        views = strategy.stints(end, self.now_ns())
+        tags = pace.tags({i: v.avg_ns for i, v in enumerate(views)})
+        return [StintRow(
+            team=v.team_name, entrant=v.team, driver=v.driver,
+            car=v.kart if v.kart is not None else v.team, stint=v.no, lap_in=v.lap_in,
+            laps=v.laps, time_ms=contract.ms(v.time_ns), start_ns=v.start_ns, end_ns=v.end_ns,
+            best_ms=contract.ms(v.best_ns), avg_ms=contract.ms(v.avg_ns), pace=tags[i],
+            pit_ms=contract.ms(v.pit_ns)) for i, v in enumerate(views)]
+
+    def stints_csv(self) -> str:
+        columns = ["team", "entrant", "driver", "car", "stint", "lap_in", "laps", "time_ms",
+                   "best_ms", "avg_ms", "pace", "pit_ms"]
+        return _csv(columns, self.stints())
+
+    def karts(self) -> KartPool:
+        end = self.endurance()
+        views, good = strategy.karts(end)
+        return KartPool(
+            karts=[KartRow(kart=v.kart, team=v.team, laps=v.laps, avg_ms=contract.ms(v.avg_ns),
+                           pace=v.pace) for v in views],
+            pool=end.pool(), good_probability=good)
+
+    def projection(self) -> list[ProjectedRow]:
+        end = self.endurance()
+        standings = self.race.standings()
+        now = {s.entrant: s.position for s in standings}
+        return [ProjectedRow(
+            position=r.position, now_position=now[r.entrant], entrant=r.entrant, team=r.team,
+            laps=r.laps, stops_left=r.stops_left, loss_ms=contract.ms(r.loss_ns),
+            time_ms=contract.ms(r.time_ns), gap_ms=contract.ms(r.gap_ns))
+            for r in strategy.projection(end, standings)]
+
     def results(self) -> Results:
         return Results(race=summary(self.row), standings=self.standings())
 
     def results_csv(self) -> str:
         columns = ["position", "entrant", "driver", "laps", "best_ms", "last_ms", "gap_ms",
                    "gap_laps", "finished", "jump_start", "last_t_ns"]
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        for s in self.standings():
-            writer.writerow([_cell(getattr(s, c)) for c in columns])
-        return out.getvalue()
+        return _csv(columns, self.standings())
+
+
+class NotEndurance(LookupError):
+    """Stints, karts or the projection asked of a race that has none."""
+
+
+def _csv(columns: list[str], rows) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(getattr(row, c)) for c in columns])
+    return out.getvalue()
 
 
 def _cell(value) -> str:

@@ -12,7 +12,16 @@ from litestar.params import Parameter, PathParameter
 
 from pitwall import contract
 from pitwall.api import race_view
-from pitwall.api.race_view import LapView, PassView, RaceDetail, RaceSummary, Results
+from pitwall.api.race_view import (
+    KartPool,
+    LapView,
+    PassView,
+    ProjectedRow,
+    RaceDetail,
+    RaceSummary,
+    Results,
+    StintRow,
+)
 
 RowId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="database id")]
 
@@ -86,5 +95,46 @@ def results_csv(state: State, race_id: RowId) -> Response[str]:
         "Content-Disposition": f'attachment; filename="race-{race_id}.csv"'})
 
 
+def _endurance(state: State, race_id: int, read: str):
+    try:
+        return getattr(_scored(state, race_id), read)()
+    except race_view.NotEndurance as exc:
+        raise NotFoundException(str(exc)) from None
+
+
+@get("/api/races/{race_id:int}/stints", operation_id="raceStints",
+     summary="Endurance: every stint of every team (driver, laps, best, average, pace)",
+     sync_to_thread=True, tags=["endurance"])
+def race_stints(state: State, race_id: RowId) -> list[StintRow]:
+    with state.db.connection_context():
+        return _endurance(state, race_id, "stints")
+
+
+@get("/api/races/{race_id:int}/stints.csv", operation_id="raceStintsCsv",
+     summary="Endurance: the stints as CSV, one row per stint", sync_to_thread=True,
+     media_type="text/csv", tags=["endurance"])
+def race_stints_csv(state: State, race_id: RowId) -> Response[str]:
+    with state.db.connection_context():
+        text = _endurance(state, race_id, "stints_csv")
+    return Response(text, media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="race-{race_id}-stints.csv"'})
+
+
+@get("/api/races/{race_id:int}/karts", operation_id="raceKarts",
+     summary="Endurance: the kart pool's pace tags and the chance of a good kart next",
+     sync_to_thread=True, tags=["endurance"])
+def race_karts(state: State, race_id: RowId) -> KartPool:
+    with state.db.connection_context():
+        return _endurance(state, race_id, "karts")
+
+
+@get("/api/races/{race_id:int}/projection", operation_id="raceProjection",
+     summary="Endurance: the standings once every team has served its required stops",
+     sync_to_thread=True, tags=["endurance"])
+def race_projection(state: State, race_id: RowId) -> list[ProjectedRow]:
+    with state.db.connection_context():
+        return _endurance(state, race_id, "projection")
+
+
 route_handlers = [list_races, current_race, get_race, race_laps, race_passes, results_json,
-                  results_csv]
+                  results_csv, race_stints, race_stints_csv, race_karts, race_projection]
