@@ -81,7 +81,7 @@ def test_stints_by_pit_sensor_with_driver_change():
     assert (s2.no, s2.driver, s2.lap_in, s2.laps, s2.start_ns, s2.end_ns) == \
         (2, "Bob", 4, 3, tr.at(53), None)
     assert s1.best_ns == 10 * S  # the start lap (12 s) is not a clean lap
-    kinds = [lap.kind for lap in tr.team(1).stints[1].laps]
+    kinds = tr.team(1).stints[1].kinds()
     assert kinds == ["out", "clean", "clean"]
     assert tr.team(1).stops[0].in_by == tr.team(1).stops[0].out_by == "sensor"
 
@@ -109,8 +109,8 @@ def test_a_lap_completed_in_the_pit_is_the_old_stints_in_lap():
     tr.cross(PIT_OUT, 1, 50)
     tr.laps(1, [58, 68])
     s1, s2 = tr.team(1).stints
-    assert [lap.kind for lap in s1.laps] == ["start", "clean", "clean", "in"]
-    assert [lap.kind for lap in s2.laps] == ["out", "clean"]
+    assert s1.kinds() == ["start", "clean", "clean", "in"]
+    assert s2.kinds() == ["out", "clean"]
     assert tr.team(1).stops[0].out_by == "sensor"
 
 
@@ -122,7 +122,7 @@ def test_two_line_crossings_in_the_pit_mean_the_exit_was_missed():
     team = tr.team(1)
     assert not team.in_pit
     assert (team.stops[0].out_t, team.stops[0].out_by) == (tr.at(40), "line")
-    assert [lap.kind for lap in team.stints[1].laps] == ["out", "clean"]
+    assert team.stints[1].kinds() == ["out", "clean"]
 
 
 def test_a_pit_exit_without_an_entry_is_a_stop_of_unknown_length():
@@ -195,7 +195,7 @@ def test_laps_under_yellow_are_not_pace_laps():
     tr.cmd(ControlKind.YELLOW, 43)
     tr.laps(1, [44])  # within the grace period: counted, but neutralised
     tr.cmd(ControlKind.GREEN, 50)
-    kinds = [lap.kind for lap in tr.team(1).stint.laps]
+    kinds = tr.team(1).stint.kinds()
     assert kinds == ["start", "clean", "clean", "clean", "neutral"]
 
 

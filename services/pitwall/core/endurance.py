@@ -26,6 +26,7 @@ control log, find them again after any re-score.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 
 from pitwall.core import pace
@@ -33,14 +34,8 @@ from pitwall.core.types import SECOND, Entrant, RaceConfig
 
 # What a lap was to the stint (only "clean" laps count for pace).
 CLEAN, START, IN_LAP, OUT_LAP, NEUTRAL = "clean", "start", "in", "out", "neutral"
-
-
-@dataclass(slots=True)
-class StintLap:
-    lap: int  # the team's lap number
-    t_ns: int
-    lap_ns: int
-    kind: str
+KINDS = (CLEAN, START, IN_LAP, OUT_LAP, NEUTRAL)  # stored as their index, a byte per lap
+_CODE = {k: i for i, k in enumerate(KINDS)}
 
 
 @dataclass(slots=True)
@@ -76,18 +71,25 @@ class Stint:
     start_t: int  # green, or the pit exit
     lap_in: int  # the team's laps when the stint began
     end_t: int | None = None  # the pit entry (None: the stint in progress)
-    laps: list[StintLap] = field(default_factory=list)
+    # The stint's laps, compactly (a six-hour race has tens of thousands): the lap times
+    # and what each lap was (an index into KINDS). Lap i is the team's lap lap_in + i + 1.
+    lap_ns: array = field(default_factory=lambda: array("q"))
+    lap_kinds: bytearray = field(default_factory=bytearray)
     best_ns: int | None = None
+    on_track: int = 0  # laps completed on track (not in the pit)
     checked_long: bool = False
     checked_driver: bool = False
 
-    def clean_laps(self) -> list[int]:
-        return [lap.lap_ns for lap in self.laps if lap.kind == CLEAN]
+    @property
+    def laps(self) -> int:
+        return len(self.lap_ns)
 
-    def race_laps(self) -> int:
-        """Laps completed on track in this stint (its in-laps are not yet counted: they
-        come after the stint's end)."""
-        return sum(1 for lap in self.laps if lap.kind != IN_LAP)
+    def kinds(self) -> list[str]:
+        return [KINDS[k] for k in self.lap_kinds]
+
+    def clean_laps(self) -> list[int]:
+        clean = _CODE[CLEAN]
+        return [ns for ns, k in zip(self.lap_ns, self.lap_kinds, strict=True) if k == clean]
 
 
 @dataclass(slots=True)
@@ -169,13 +171,13 @@ class Endurance:
             self.kart_laps[kart] = []
 
     # ------------------------------------------------------------------ events
-    def lap(self, key: int, lap_no: int, t: int, lap_ns: int, neutralised: bool) -> None:
+    def lap(self, key: int, t: int, lap_ns: int, neutralised: bool) -> None:
         """A counted lap of team ``key`` completed at ``t``."""
         team = self.team(key)
         if team.in_pit:
             if team.line_in_pit is None:
                 team.line_in_pit = t
-                self._add_lap(team, team.stint, StintLap(lap_no, t, lap_ns, IN_LAP))
+                self._add_lap(team, team.stint, lap_ns, IN_LAP)
                 return
             # A second crossing in the same stop: the car left without its exit seen.
             self._leave_pit(team, team.line_in_pit, "line", None)
@@ -188,7 +190,8 @@ class Endurance:
             kind = OUT_LAP
         else:
             kind = CLEAN
-        self._add_lap(team, stint, StintLap(lap_no, t, lap_ns, kind))
+        stint.on_track += 1
+        self._add_lap(team, stint, lap_ns, kind)
         self._check_long(team, t)
         self._check_driver(team, t)
 
@@ -233,7 +236,7 @@ class Endurance:
             stint = team.stint
             stint.end_t = t
             team.stints.append(Stint(stint.no + 1, name, team.kart, t,
-                                     stint.lap_in + len(stint.laps)))
+                                     stint.lap_in + stint.laps))
 
     def decide(self, value: str) -> None:
         """A director's decision on a violation: ``"<id>=confirm"`` or ``"<id>=waive"``."""
@@ -299,29 +302,30 @@ class Endurance:
             team.kart = kart
         old = team.stint
         driver = team.next_driver or old.driver
-        team.stints.append(Stint(old.no + 1, driver, team.kart, t, old.lap_in + len(old.laps)))
+        team.stints.append(Stint(old.no + 1, driver, team.kart, t, old.lap_in + old.laps))
         team.line_in_pit = None
         team.next_driver = ""
 
-    def _add_lap(self, team: Team, stint: Stint, lap: StintLap) -> None:
-        stint.laps.append(lap)
-        if lap.kind == CLEAN:
-            if stint.best_ns is None or lap.lap_ns < stint.best_ns:
-                stint.best_ns = lap.lap_ns
+    def _add_lap(self, team: Team, stint: Stint, lap_ns: int, kind: str) -> None:
+        stint.lap_ns.append(lap_ns)
+        stint.lap_kinds.append(_CODE[kind])
+        if kind == CLEAN:
+            if stint.best_ns is None or lap_ns < stint.best_ns:
+                stint.best_ns = lap_ns
             if stint.kart is not None:
-                self.kart_laps[stint.kart].append(lap.lap_ns)
-        elif lap.kind in (IN_LAP, OUT_LAP) and team.stops:
+                self.kart_laps[stint.kart].append(lap_ns)
+        elif kind in (IN_LAP, OUT_LAP) and team.stops:
             stop = team.stops[-1]
             if not stop.done:
-                stop.laps_ns += lap.lap_ns
+                stop.laps_ns += lap_ns
                 stop.laps += 1
-                stop.done = lap.kind == OUT_LAP
+                stop.done = kind == OUT_LAP
 
     def _check_long(self, team: Team, t: int) -> None:
         stint, r = team.stint, self.rules
         if stint.checked_long or team.in_pit:
             return
-        laps = stint.race_laps()
+        laps = stint.on_track
         if (r.max_stint_laps and laps > r.max_stint_laps) or \
                 (r.max_stint_ns and t - stint.start_t > r.max_stint_ns):
             stint.checked_long = True
@@ -332,7 +336,7 @@ class Endurance:
 
     def _check_short(self, team: Team, t: int) -> None:
         stint, r = team.stint, self.rules
-        laps, took = stint.race_laps(), t - stint.start_t
+        laps, took = stint.on_track, t - stint.start_t
         if r.min_stint_laps and laps < r.min_stint_laps:
             self._violate(team, "short_stint", t, f"stint {stint.no}: {laps} laps, minimum "
                           f"{r.min_stint_laps}")

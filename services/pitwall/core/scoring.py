@@ -156,7 +156,7 @@ class Scorer:
             e.best_ns, e.best_t = lap_ns, t
         out = Outcome(c.id, Kind.LAP, key, e.laps, lap_ns, t, neutralised)
         if self.endurance is not None:
-            self.endurance.lap(key, e.laps, t, lap_ns, neutralised)
+            self.endurance.lap(key, t, lap_ns, neutralised)
         if self._takes_flag(e, t):
             e.finished = out.final = True
             if self.endurance is not None:

@@ -100,7 +100,7 @@ def stint_view(end: Endurance, team: Team, i: int, now_ns: int) -> StintView:
     until = stint.end_t if stint.end_t is not None else max(now_ns, stint.start_t)
     return StintView(
         team=team.key, team_name=team.name, no=stint.no, driver=stint.driver,
-        kart=stint.kart, lap_in=stint.lap_in, laps=len(stint.laps),
+        kart=stint.kart, lap_in=stint.lap_in, laps=stint.laps,
         start_ns=stint.start_t, end_ns=stint.end_t, time_ns=until - stint.start_t,
         best_ns=stint.best_ns, avg_ns=pace.average(stint.clean_laps(), end.config.pace),
         pit_ns=stop_ns)
