@@ -162,7 +162,8 @@ class Rig:
     benchmarks do not wait; everything else is the default configuration.
     """
 
-    def __init__(self, name: str, broker: type[Mosquitto] = Mosquitto) -> None:
+    def __init__(self, name: str, broker: type[Mosquitto] = Mosquitto,
+                 extra: dict | None = None) -> None:
         self.name = name
         self._tmp = tempfile.TemporaryDirectory(prefix=f"pitwall-bench-{name}-")
         self.dir = Path(self._tmp.name)
@@ -171,6 +172,7 @@ class Rig:
             "data_dir": str(self.dir / "data"),
             "mqtt": {"port": self.broker.port, "topic_root": f"bench{uuid.uuid4().hex[:6]}"},
             "race": {"start_lead_ms": 0, "hold_min_ms": 0, "hold_max_ms": 0},
+            **(extra or {}),  # e.g. [[lanes]] for pit sensors
         })
         self.settings = settings_mod.load(self.config, environ={})
         self.topics = contract.Topics(self.settings.mqtt.topic_root)
