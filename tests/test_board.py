@@ -88,6 +88,19 @@ def test_timed_race_shows_time_left():
     assert "clock 1:05.4   time left 3:54.5" in text
 
 
+def test_endurance_shows_pit_stint_stops_and_pace():
+    red = msgspec.structs.replace(
+        STANDINGS[1], driver="Red Bulls", pace="good",
+        stint=contract.StintNow(no=2, driver="Bob", lap_in=40, laps=12, start_ns=0,
+                                end_ns=None, best_ms=4401.25, avg_ms=4450.0),
+        pit=contract.PitNow(in_pit=True, since_ns=0, stops=1, required=3, last_ms=None,
+                            loss_ms=None))
+    text = render(race(mode="endurance", laps=None, duration_s=3600,
+                       ends_ns=100 * S + 3600 * S, standings=[red]), 120)
+    assert "endurance" in text and "time left 58:54.5" in text
+    assert "IN PIT, Bob #2 12L, stops 1/3, good" in text
+
+
 def test_before_green_shows_lights_and_no_clock():
     state = race(phase="starting", start_ns=None, flag="none", now_ns=10 * S,
                  lights=contract.Lights(red_ns=[8 * S, 9 * S, 10 * S, 11 * S, 12 * S],

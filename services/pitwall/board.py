@@ -18,7 +18,7 @@ from pitwall.settings import Settings
 
 ONCE_TIMEOUT_S = 5.0
 CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen
-MODE_NAMES = {"laps": "lap race", "timed": "timed race"}
+MODE_NAMES = {"laps": "lap race", "timed": "timed race", "endurance": "endurance"}
 BEST_MARK = "*"
 
 
@@ -72,6 +72,7 @@ def render(state: contract.RaceState, width: int) -> str:
         best = secs(s.best_ms) + (BEST_MARK if s.best_ms is not None
                                   and s.best_ms == race_best else " ")
         tags = (["finished"] if s.finished else []) + (["jump start"] if s.jump_start else [])
+        tags += _team_tags(s)
         driver = s.driver if len(s.driver) <= dw else s.driver[:dw - 1] + "~"
         lines.append(f"{s.position:>3} {s.entrant:>4}  {driver:<{dw}} {s.laps:>4} "
                      f"{secs(s.last_ms):>8} {best:>9} {gap(s):>10}  {', '.join(tags)}")
@@ -82,6 +83,19 @@ def render(state: contract.RaceState, width: int) -> str:
         lines += ["", f"{BEST_MARK} race best lap {secs(race_best)} "
                   f"({holder.driver or key.lower() + ' ' + str(holder.entrant)})"]
     return "\n".join(line.rstrip()[:width] for line in lines) + "\n"
+
+
+def _team_tags(s: contract.Standing) -> list[str]:
+    """Endurance: in the pit, the stint (driver, laps), stops made/required, pace."""
+    if s.stint is None or s.pit is None:
+        return []
+    tags = ["IN PIT"] if s.pit.in_pit else []
+    tags.append(f"{s.stint.driver or 'stint'} #{s.stint.no} {s.stint.laps}L")
+    tags.append(f"stops {s.pit.stops}/{s.pit.required}" if s.pit.required
+                else f"stops {s.pit.stops}")
+    if s.pace and s.pace != "unknown":
+        tags.append(s.pace)
+    return tags
 
 
 def _title(state: contract.RaceState) -> str:
@@ -101,10 +115,11 @@ def _status(state: contract.RaceState) -> str:
         parts.append(f"start lights {lit}/{len(state.lights.red_ns)} red")
     else:
         parts.append("clock -:--.-")
-    if state.mode == "laps" and state.laps:
+    if state.mode in ("laps", "endurance") and state.laps:
         leader = max((s.laps for s in state.standings), default=0)
         parts.append(f"laps to go {max(0, state.laps - leader)} of {state.laps}")
-    elif state.mode == "timed" and (state.ends_ns is not None or state.duration_s):
+    elif state.mode in ("timed", "endurance") and (state.ends_ns is not None
+                                                   or state.duration_s):
         if state.ends_ns is not None:
             left = state.ends_ns - state.now_ns
         elif state.start_ns is not None:
