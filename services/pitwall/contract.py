@@ -182,6 +182,27 @@ class Delete(_Command, tag="delete", kw_only=True):
     pass_id: Annotated[int, Meta(ge=1)]
 
 
+# A stamp the storage can hold (a signed 64-bit integer).
+StoredNanos = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+
+
+class AddPass(_Command, tag="add_pass", kw_only=True):
+    """A crossing the sensor missed, added by the director at a time the director gives;
+    stored with source "manual" and scored like any pass (the race is re-scored)."""
+
+    race_id: Annotated[int, Meta(ge=1)]
+    lane: LaneNo
+    car: CarId | None = None
+    t_ns: StoredNanos
+
+
+class MovePass(_Command, tag="move_pass", kw_only=True):
+    """Correct a crossing's time; the sensor's own stamp is kept beside the correction."""
+
+    pass_id: Annotated[int, Meta(ge=1)]
+    t_ns: StoredNanos
+
+
 class PitIn(_Command, tag="pit_in", kw_only=True):
     """Endurance: a team enters the pit (for tracks without a pit-entry sensor)."""
 
@@ -210,7 +231,7 @@ class PenaltyDecision(_Command, tag="penalty", kw_only=True):
 
 
 Command = (Setup | Start | Yellow | Green | Red | Finish | Abort | Reinstate | Delete
-           | PitIn | PitOut | DriverChange | PenaltyDecision)
+           | AddPass | MovePass | PitIn | PitOut | DriverChange | PenaltyDecision)
 
 
 class Reply(_Outbound, kw_only=True):

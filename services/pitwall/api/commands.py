@@ -18,7 +18,9 @@ from litestar.exceptions import HTTPException
 from litestar.params import JSONBody, PathParameter
 
 from pitwall import contract
+from pitwall.api import race_view
 from pitwall.api.bridge import CommandTimeout
+from pitwall.laps import store
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,59 @@ async def delete_pass(pass_id: PassId, state: State) -> CommandDone:
     return CommandDone(ok=True, race_id=reply.race_id)
 
 
+class PassTime(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """When: ``race_ms`` after green (what the director reads off the lap list), or a raw
+    monotonic ``t_ns``; exactly one of them."""
+
+    race_ms: Annotated[float, msgspec.Meta(ge=0, le=7 * 24 * 3600 * 1000)] | None = None
+    t_ns: contract.StoredNanos | None = None
+
+
+class NewPass(PassTime, kw_only=True, forbid_unknown_fields=True):
+    lane: contract.LaneNo
+    car: contract.CarId | None = None
+
+
+def _t_ns(state: State, race_id: int, when: PassTime) -> int:
+    if (when.race_ms is None) == (when.t_ns is None):
+        raise HTTPException(status_code=400, detail="give the time as race_ms or t_ns, "
+                            "not both and not neither")
+    if when.t_ns is not None:
+        return when.t_ns
+    with state.db.connection_context():
+        row = race_view.get_race(race_id)
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"no race {race_id}")
+    if row.green_ns is None:
+        raise HTTPException(status_code=409, detail=f"race {race_id} has not started: "
+                            "give t_ns")
+    return row.green_ns + round(when.race_ms * 1_000_000)
+
+
+@post("/api/races/{race_id:int}/passes", operation_id="addPass",
+      summary="Add a crossing the sensor missed, at a time the director gives; the race "
+      "is re-scored (director)", status_code=200, tags=["race control"])
+async def add_pass(race_id: Annotated[int, PathParameter(ge=1, le=2**63 - 1)],
+                   data: JSONBody[NewPass], state: State) -> CommandDone:
+    t_ns = _t_ns(state, race_id, data)
+    reply = await send(state, contract.AddPass(race_id=race_id, lane=data.lane, car=data.car,
+                                               t_ns=t_ns))
+    return CommandDone(ok=True, race_id=reply.race_id)
+
+
+@post("/api/passes/{pass_id:int}/time", operation_id="movePass",
+      summary="Correct a crossing's time; the race is re-scored (director)",
+      status_code=200, tags=["race control"])
+async def move_pass(pass_id: PassId, data: JSONBody[PassTime], state: State) -> CommandDone:
+    with state.db.connection_context():
+        race_id = store.race_of_pass(pass_id)
+    if race_id is None:
+        raise HTTPException(status_code=404, detail=f"pass {pass_id} is not in a race")
+    reply = await send(state, contract.MovePass(pass_id=pass_id,
+                                                t_ns=_t_ns(state, race_id, data)))
+    return CommandDone(ok=True, race_id=reply.race_id)
+
+
 TeamKey = Annotated[int, PathParameter(ge=0, le=255, description="the team's car or lane")]
 
 
@@ -160,5 +215,5 @@ async def decide_penalty(
     return CommandDone(ok=True, race_id=reply.race_id)
 
 
-route_handlers = [set_up_race, control_race, reinstate_pass, delete_pass, pit_in, pit_out,
-                  change_driver, decide_penalty]
+route_handlers = [set_up_race, control_race, reinstate_pass, delete_pass, add_pass,
+                  move_pass, pit_in, pit_out, change_driver, decide_penalty]

@@ -77,6 +77,7 @@ class PassView(msgspec.Struct, kw_only=True):
     lap: int  # the lap completed (kind "lap"), else the entrant's laps so far
     lap_ms: float | None
     override: str | None  # the director's edit: "count", "ignore" or null
+    sensor_t_ns: int | None = None  # the director corrected t_ns; this was the stamp
 
 
 class StintRow(msgspec.Struct, kw_only=True):
@@ -194,15 +195,18 @@ class Scored:
                         pass_id=o.pass_id, neutralised=o.neutralised) for o in outs]
 
     def passes(self) -> list[PassView]:
-        sources = dict(store.PassRow.select(store.PassRow.id, store.PassRow.source)
-                       .where(store.PassRow.race == self.row.id).tuples())
+        P = store.PassRow
+        rows = {i: (source, t, corrected) for i, source, t, corrected in
+                P.select(P.id, P.source, P.t_ns, P.corrected_ns)
+                .where(P.race == self.row.id).tuples()}
         views = []
         for c in self.race.crossings:  # time order
             o = self.race.outcomes[c.id]
+            source, sensor_t, corrected = rows.get(c.id, ("", None, None))
             views.append(PassView(
-                pass_id=c.id, lane=c.lane, car=c.car, t_ns=c.t_ns, source=sources.get(c.id, ""),
+                pass_id=c.id, lane=c.lane, car=c.car, t_ns=c.t_ns, source=source,
                 kind=o.kind.value, entrant=o.entrant, lap=o.lap, lap_ms=contract.ms(o.lap_ns),
-                override=c.override))
+                override=c.override, sensor_t_ns=sensor_t if corrected is not None else None))
         return views
 
     # ---------------------------------------------------------------- endurance

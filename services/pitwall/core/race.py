@@ -168,6 +168,15 @@ class Race:
         self._crossings[pass_id] = Crossing(old.id, old.lane, old.car, old.t_ns, mode)
         self._rescore()
 
+    def move(self, pass_id: int, t_ns: int) -> None:
+        """The director's correction of a crossing's time; re-scores."""
+        old = self._crossings.get(pass_id)
+        if old is None:
+            raise RaceError(f"pass {pass_id} is not part of this race")
+        self._crossings[pass_id] = Crossing(old.id, old.lane, old.car, t_ns, old.override)
+        self._order = sorted((c.t_ns, c.id) for c in self._crossings.values())
+        self._rescore()
+
     # ------------------------------------------------------------------ reading
     @property
     def outcomes(self) -> dict[int, Outcome]:

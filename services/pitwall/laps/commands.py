@@ -16,7 +16,16 @@ import msgspec
 from paho.mqtt.client import MQTTMessage
 
 from pitwall import contract
-from pitwall.core import MS, SECOND, ControlKind, Entrant, Race, RaceConfig, RaceError
+from pitwall.core import (
+    MS,
+    SECOND,
+    ControlKind,
+    Crossing,
+    Entrant,
+    Race,
+    RaceConfig,
+    RaceError,
+)
 from pitwall.core.types import PaceRules, PitRules, PitSensor
 from pitwall.laps import store
 
@@ -90,6 +99,10 @@ class CommandHandler:
             store.save_plan(svc.race_id, plan)
         elif isinstance(cmd, (contract.Reinstate, contract.Delete)):
             self._edit(cmd.pass_id, "count" if isinstance(cmd, contract.Reinstate) else "ignore")
+        elif isinstance(cmd, contract.AddPass):
+            self._add_pass(cmd)
+        elif isinstance(cmd, contract.MovePass):
+            self._move_pass(cmd)
         elif isinstance(cmd, _TEAM_COMMANDS):
             kind, entrant, value = team_control(cmd)
             race = self._race()
@@ -119,17 +132,38 @@ class CommandHandler:
 
     def _edit(self, pass_id: int, mode: str) -> None:
         """Reinstate or delete a crossing of any race, and re-score that race."""
-        svc = self.service
         race_id = store.race_of_pass(pass_id)
         if race_id is None:
             raise RaceError(f"pass {pass_id} does not belong to a race")
         store.set_override(pass_id, mode)
+        self._rescored(race_id, lambda race: race.override(pass_id, mode))
+
+    def _add_pass(self, cmd: contract.AddPass) -> None:
+        """A missed crossing, into any race; that race is re-scored."""
+        if store.RaceRow.get_or_none(store.RaceRow.id == cmd.race_id) is None:
+            raise RaceError(f"there is no race {cmd.race_id}")
+        pass_id = store.insert_manual_pass(cmd.race_id, cmd.lane, cmd.car, cmd.t_ns)
+        if pass_id is None:
+            raise RaceError(f"lane {cmd.lane} already has a crossing at that very time")
+        self._rescored(cmd.race_id, lambda race: race.add(
+            Crossing(pass_id, cmd.lane, cmd.car, cmd.t_ns)))
+
+    def _move_pass(self, cmd: contract.MovePass) -> None:
+        race_id = store.race_of_pass(cmd.pass_id)
+        if race_id is None:
+            raise RaceError(f"pass {cmd.pass_id} does not belong to a race")
+        store.set_corrected(cmd.pass_id, cmd.t_ns)
+        self._rescored(race_id, lambda race: race.move(cmd.pass_id, cmd.t_ns))
+
+    def _rescored(self, race_id: int, change) -> None:
+        """Apply ``change`` to the live race, or re-score a stored one from its logs (which
+        already hold the change); rewrite its laps."""
+        svc = self.service
         if race_id == svc.race_id:
             race = svc.race
-            race.override(pass_id, mode)
+            change(race)
         else:
-            row = store.RaceRow.get_by_id(race_id)
-            race = Race(*store.load_race_logs(row))
+            race = Race(*store.load_race_logs(store.RaceRow.get_by_id(race_id)))
         store.rewrite_outcomes(race_id, race.outcomes)
 
 

@@ -70,6 +70,8 @@ class PassRow(BaseModel):
     # What each pass meant (lap, suspect, jump…) is not stored: the core derives it from
     # the log, so an edit or a re-score can never leave a stale copy behind.
     override = CharField(null=True)  # director's edit: "count" or "ignore"
+    # The director's correction of the crossing's time (t_ns stays the sensor's stamp).
+    corrected_ns = BigIntegerField(null=True)
 
     class Meta:
         table_name = "pass"
@@ -137,10 +139,13 @@ def migrate(db: Database) -> None:
     from playhouse.migrate import SchemaMigrator
     from playhouse.migrate import migrate as run
 
-    have = {c.name for c in db.get_columns(ControlRow._meta.table_name)}
     migrator = SchemaMigrator.from_database(db)
-    steps = [migrator.add_column(ControlRow._meta.table_name, name, getattr(ControlRow, name))
-             for name in ("entrant", "value") if name not in have]
+    steps = []
+    for model, names in ((ControlRow, ("entrant", "value")), (PassRow, ("corrected_ns",))):
+        table = model._meta.table_name
+        have = {c.name for c in db.get_columns(table)}
+        steps += [migrator.add_column(table, name, getattr(model, name))
+                  for name in names if name not in have]
     if steps:
         with db.atomic():
             run(*steps)
@@ -216,6 +221,15 @@ def insert_pass(race_id: int | None, lane: int, car: int | None, t_ns: int,
     return row[0] if row else None
 
 
+def insert_manual_pass(race_id: int, lane: int, car: int | None, t_ns: int) -> int | None:
+    """The director's added crossing; None if a pass of that lane has that very stamp."""
+    return insert_pass(race_id, lane, car, t_ns, "manual")
+
+
+def set_corrected(pass_id: int, t_ns: int | None) -> None:
+    PassRow.update(corrected_ns=t_ns).where(PassRow.id == pass_id).execute()
+
+
 def create_race(cfg: RaceConfig, boot_id: str) -> RaceRow:
     return RaceRow.create(name=cfg.name, created_at=time.time(), config=config_to_json(cfg),
                           boot_id=boot_id)
@@ -279,9 +293,10 @@ def load_race_logs(row: RaceRow):
     controls = [Control(ControlKind(c.kind), c.t_ns, c.entrant, c.value)
                 for c in ControlRow.select().where(ControlRow.race == row.id)
                 .order_by(ControlRow.id)]
-    crossings = [Crossing(p.id, p.lane, p.car, p.t_ns, p.override)
+    crossings = [Crossing(p.id, p.lane, p.car,
+                          p.t_ns if p.corrected_ns is None else p.corrected_ns, p.override)
                  for p in PassRow.select(PassRow.id, PassRow.lane, PassRow.car, PassRow.t_ns,
-                                         PassRow.override)
+                                         PassRow.override, PassRow.corrected_ns)
                  .where(PassRow.race == row.id).order_by(PassRow.id).namedtuples()]
     return config_from_json(row.config), plan, controls, crossings
 
