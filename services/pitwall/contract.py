@@ -146,6 +146,20 @@ class Setup(_Command, tag="setup", kw_only=True):
     spare_karts: Annotated[list[CarId], Meta(max_length=64)] = []
 
 
+class Heats(_Command, tag="heats", kw_only=True):
+    """Set up a heat-rotation event (analog, lane-keyed): every driver races every lane
+    once. Heat 1 is set up at once; the director starts it, and each later heat is set up
+    and started by the lap service ``pause_s`` after the one before finished."""
+
+    name: Annotated[str, Meta(max_length=80)] = ""
+    drivers: Annotated[list[Annotated[str, Meta(min_length=1, max_length=60)]],
+                       Meta(min_length=2, max_length=64)]
+    lanes: Annotated[list[LaneNo], Meta(min_length=2, max_length=8)] | None = None
+    duration_s: Annotated[int, Meta(ge=10, le=24 * 3600)]
+    pause_s: Annotated[int, Meta(ge=0, le=3600)] = 30
+    min_lap_ms: Annotated[int, Meta(ge=0, le=3_600_000)] | None = None
+
+
 class Start(_Command, tag="start", kw_only=True):
     pass
 
@@ -230,7 +244,7 @@ class PenaltyDecision(_Command, tag="penalty", kw_only=True):
     decision: Literal["confirm", "waive"]
 
 
-Command = (Setup | Start | Yellow | Green | Red | Finish | Abort | Reinstate | Delete
+Command = (Setup | Heats | Start | Yellow | Green | Red | Finish | Abort | Reinstate | Delete
            | AddPass | MovePass | PitIn | PitOut | DriverChange | PenaltyDecision)
 
 
@@ -335,6 +349,24 @@ class Penalty(_Outbound, kw_only=True):
     penalty_ms: float
 
 
+class GridSlot(_Outbound, kw_only=True):
+    lane: int
+    driver: str
+
+
+class HeatEventState(_Outbound, kw_only=True):
+    """The heat-rotation event this race is a heat of."""
+
+    id: int
+    name: str
+    heat: int  # this race's heat, 1-based
+    heats: int
+    grid: list[GridSlot]  # this heat's drivers by lane
+    sitting_out: list[str]
+    next_grid: list[GridSlot] | None  # the next heat's (null after the last)
+    next_start_ns: int | None  # between heats: when the next heat's lights begin
+
+
 class Lights(_Outbound, kw_only=True):
     """The planned start sequence, on the service's monotonic clock."""
 
@@ -367,6 +399,7 @@ class RaceState(_Outbound, kw_only=True):
     pit_rules: PitRules | None = None
     penalties: list[Penalty] = []
     good_kart: float | None = None  # kart pool: chance the next kart out is a good one
+    event: HeatEventState | None = None  # heat rotation: this race is one of its heats
 
 
 # ---------------------------------------------------------------- lights/state

@@ -26,14 +26,23 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_S = 5.0
 
-# The body of POST /api/races: contract.Setup's fields (one definition of their limits),
-# without the wire-only ``cmd`` and ``id``.
-RaceSetup = msgspec.defstruct(
-    "RaceSetup",
-    [(f.name, f.type, f.default if f.default is not msgspec.NODEFAULT
-      else msgspec.field(default_factory=f.default_factory))
-     for f in msgspec.structs.fields(contract.Setup) if f.name != "id"],
-    kw_only=True, forbid_unknown_fields=True, module=__name__)
+def body_of(command: type[msgspec.Struct], name: str) -> type[msgspec.Struct]:
+    """A request body with a command's fields (one definition of their limits), without the
+    wire-only ``cmd`` and ``id``."""
+    def default(f):
+        if f.default is not msgspec.NODEFAULT:
+            return f.default
+        if f.default_factory is not msgspec.NODEFAULT:
+            return msgspec.field(default_factory=f.default_factory)
+        return msgspec.NODEFAULT
+
+    return msgspec.defstruct(
+        name, [(f.name, f.type, default(f)) for f in msgspec.structs.fields(command)
+               if f.name != "id"], kw_only=True, forbid_unknown_fields=True, module=__name__)
+
+
+RaceSetup = body_of(contract.Setup, "RaceSetup")  # POST /api/races
+EventSetup = body_of(contract.Heats, "EventSetup")  # POST /api/events
 
 
 class RaceAction(str, enum.Enum):
@@ -76,6 +85,14 @@ async def send(state: State, cmd: contract.Command) -> contract.Reply:
 async def set_up_race(data: JSONBody[RaceSetup], state: State) -> RaceCreated:  # type: ignore[valid-type]
     cmd = contract.Setup(**msgspec.structs.asdict(data))
     reply = await send(state, cmd)
+    return RaceCreated(race_id=reply.race_id)
+
+
+@post("/api/events", operation_id="setUpHeats",
+      summary="Set up a heat-rotation event; heat 1 is set up at once (director)",
+      status_code=201, tags=["race control"])
+async def set_up_heats(data: JSONBody[EventSetup], state: State) -> RaceCreated:  # type: ignore[valid-type]
+    reply = await send(state, contract.Heats(**msgspec.structs.asdict(data)))
     return RaceCreated(race_id=reply.race_id)
 
 
@@ -215,5 +232,5 @@ async def decide_penalty(
     return CommandDone(ok=True, race_id=reply.race_id)
 
 
-route_handlers = [set_up_race, control_race, reinstate_pass, delete_pass, add_pass,
+route_handlers = [set_up_race, set_up_heats, control_race, reinstate_pass, delete_pass, add_pass,
                   move_pass, pit_in, pit_out, change_driver, decide_penalty]

@@ -90,13 +90,10 @@ class CommandHandler:
         now = svc.clock()
         if isinstance(cmd, contract.Setup):
             self._setup(cmd, now)
+        elif isinstance(cmd, contract.Heats):
+            svc.heats.create(cmd, now)
         elif isinstance(cmd, contract.Start):
-            race = self._race()
-            defaults = svc.settings.race
-            hold_ms = self.rng.randint(defaults.hold_min_ms,
-                                       max(defaults.hold_min_ms, defaults.hold_max_ms))
-            plan = race.start(now, defaults.start_lead_ms * MS, hold_ms * MS)
-            store.save_plan(svc.race_id, plan)
+            self.start_race(now)
         elif isinstance(cmd, (contract.Reinstate, contract.Delete)):
             self._edit(cmd.pass_id, "count" if isinstance(cmd, contract.Reinstate) else "ignore")
         elif isinstance(cmd, contract.AddPass):
@@ -119,16 +116,33 @@ class CommandHandler:
         return self.service.race
 
     def _setup(self, cmd: contract.Setup, now: int) -> None:
-        svc = self.service
-        if svc.race is not None:
-            phase = svc.race.phase_at(now)
+        self.check_replaceable(now)
+        self.replace_race(config_from_setup(cmd, self.service.settings), now)
+
+    def check_replaceable(self, now: int) -> None:
+        """A new race may be set up only before the current one started, or after it."""
+        race = self.service.race
+        if race is not None:
+            phase = race.phase_at(now)
             if phase not in ("ready", "finished", "aborted"):
                 raise RaceError(f"a race is {phase}: finish or abort it first")
-        config = config_from_setup(cmd, svc.settings)
+
+    def replace_race(self, config: RaceConfig, now: int, event: int | None = None,
+                     heat: int | None = None) -> None:
+        svc = self.service
         if svc.race is not None and svc.race.phase_at(now) == "ready":
             store.set_phase(svc.race_id, "aborted")  # replaced before it started
-        row = store.create_race(config, svc.boot_id)
+        row = store.create_race(config, svc.boot_id, event, heat)
         svc.race, svc.race_id = Race(config), row.id
+
+    def start_race(self, now: int) -> None:
+        """The lights: five reds, a random hold, green."""
+        svc, race = self.service, self._race()
+        defaults = svc.settings.race
+        hold_ms = self.rng.randint(defaults.hold_min_ms,
+                                   max(defaults.hold_min_ms, defaults.hold_max_ms))
+        plan = race.start(now, defaults.start_lead_ms * MS, hold_ms * MS)
+        store.save_plan(svc.race_id, plan)
 
     def _edit(self, pass_id: int, mode: str) -> None:
         """Reinstate or delete a crossing of any race, and re-score that race."""

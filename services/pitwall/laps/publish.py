@@ -9,7 +9,8 @@ from pitwall.core import MS, SECOND, Race, strategy
 from pitwall.core.endurance import Endurance
 
 
-def state_payload(race: Race | None, race_id: int | None, now_ns: int) -> contract.RaceState:
+def state_payload(race: Race | None, race_id: int | None, now_ns: int,
+                  event: contract.HeatEventState | None = None) -> contract.RaceState:
     if race is None:
         return contract.RaceState(race_id=None, phase="idle", now_ns=now_ns)
     cfg = race.config
@@ -50,6 +51,7 @@ def state_payload(race: Race | None, race_id: int | None, now_ns: int) -> contra
         track_call=race.called_yellow_for(now_ns),
         standings=standings,
         pit_rules=pit_rules_view(cfg.pit) if cfg.mode == "endurance" else None,
+        event=event,
         **extra,
     )
 

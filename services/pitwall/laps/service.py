@@ -30,6 +30,7 @@ from pitwall.bus import Bus
 from pitwall.core import ControlKind, Crossing, Kind, Outcome, Race
 from pitwall.laps import store
 from pitwall.laps.commands import CommandHandler
+from pitwall.laps.heats import HeatRunner
 from pitwall.laps.publish import lights_payload, state_payload
 from pitwall.settings import Settings
 
@@ -66,6 +67,7 @@ class LapService:
         self.race: Race | None = None
         self.race_id: int | None = None
         self.commands = CommandHandler(self, rng or random.Random())
+        self.heats = HeatRunner(self)
         self._stop = threading.Event()
         self._published_state: bytes | None = None
         self._published_lights: tuple | None = None
@@ -117,6 +119,7 @@ class LapService:
                     self.process(batch)
                     burst += len(batch)
                 self.auto_track_call()
+                self.run_heats()
                 # While batches keep coming the state is throttled; it goes out once idle.
                 self.publish_state(throttle=processed)
                 if not processed and burst >= BURST:
@@ -223,6 +226,18 @@ class LapService:
             log.warning("track call: %s %s is overdue; yellow flag", self.race.config.entrant,
                         key)
 
+    def run_heats(self) -> None:
+        """Heat rotation: finish a heat at its time, start the next after the pause."""
+        try:
+            with self.db.atomic():
+                changed = self.heats.tick(self.clock())
+        except Exception:
+            log.exception("heat rotation step failed; reloading the race")
+            self.restore()
+            return
+        if changed:
+            self.publish_state()
+
     # ------------------------------------------------------------------ state
     def publish_state(self, force: bool = False, throttle: bool = False) -> None:
         """Publish race and lights state (retained) when they changed.
@@ -232,7 +247,7 @@ class LapService:
         """
         now = self.clock()
         if force or not throttle or now - self._state_sent_ns >= STATE_INTERVAL_NS:
-            state = state_payload(self.race, self.race_id, now)
+            state = state_payload(self.race, self.race_id, now, self.heats.state(now))
             # now_ns changes every time: compare without it.
             key = contract.encode(msgspec.structs.replace(state, now_ns=0))
             if force or key != self._published_state:

@@ -56,9 +56,27 @@ class RaceRow(BaseModel):
     green_ns = BigIntegerField(null=True)
     boot_id = CharField(default="")  # monotonic stamps are only comparable within one boot
     phase = CharField(default="ready")  # cached for listings; the logs are the truth
+    # Heat rotation: the event this race is a heat of, and which heat (1-based).
+    event = IntegerField(null=True)
+    heat = IntegerField(null=True)
 
     class Meta:
         table_name = "race"
+
+
+class HeatEventRow(BaseModel):
+    """A heat-rotation event: its drivers, lanes and heat length; its heats are races."""
+
+    name = CharField(default="")
+    created_at = FloatField()
+    drivers = TextField()  # JSON list of names, in entry order (the plan's driver numbers)
+    lanes = TextField()  # JSON list of lane numbers (the plan's lane numbers)
+    duration_s = IntegerField()
+    pause_s = IntegerField()
+    min_lap_ms = IntegerField()
+
+    class Meta:
+        table_name = "heat_event"
 
 
 class PassRow(BaseModel):
@@ -114,7 +132,7 @@ class CommandRow(BaseModel):
         table_name = "command"
 
 
-MODELS = [RaceRow, PassRow, ControlRow, LapRow, CommandRow]
+MODELS = [RaceRow, PassRow, ControlRow, LapRow, CommandRow, HeatEventRow]
 
 
 def open_database(data_dir: str, database_url: str = "") -> Database:
@@ -141,7 +159,8 @@ def migrate(db: Database) -> None:
 
     migrator = SchemaMigrator.from_database(db)
     steps = []
-    for model, names in ((ControlRow, ("entrant", "value")), (PassRow, ("corrected_ns",))):
+    for model, names in ((ControlRow, ("entrant", "value")), (PassRow, ("corrected_ns",)),
+                         (RaceRow, ("event", "heat"))):
         table = model._meta.table_name
         have = {c.name for c in db.get_columns(table)}
         steps += [migrator.add_column(table, name, getattr(model, name))
@@ -230,9 +249,10 @@ def set_corrected(pass_id: int, t_ns: int | None) -> None:
     PassRow.update(corrected_ns=t_ns).where(PassRow.id == pass_id).execute()
 
 
-def create_race(cfg: RaceConfig, boot_id: str) -> RaceRow:
+def create_race(cfg: RaceConfig, boot_id: str, event: int | None = None,
+                heat: int | None = None) -> RaceRow:
     return RaceRow.create(name=cfg.name, created_at=time.time(), config=config_to_json(cfg),
-                          boot_id=boot_id)
+                          boot_id=boot_id, event=event, heat=heat)
 
 
 def save_plan(race_id: int, plan: StartPlan) -> None:
