@@ -10,7 +10,7 @@ DATA := $(CURDIR)/var
 export PITWALL_DATA_DIR ?= $(DATA)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test test-fast bench lint settings-doc clean
+.PHONY: help setup run run-endurance test test-fast bench lint settings-doc clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -28,6 +28,9 @@ setup: $(STAMP) ## create .venv and install system and Python packages
 
 run: setup ## start the whole stack with simulated cars (Ctrl-C stops it)
 	$(BIN)/pitwall up
+
+run-endurance: setup ## start the stack with a simulated endurance race (teams, pit stops)
+	$(BIN)/pitwall up --endurance
 
 test: setup ## run the full test suite (real Mosquitto, SQLite, MockFactory)
 	$(BIN)/pytest

@@ -22,9 +22,11 @@ PAUSE_BETWEEN_RACES_S = 10.0
 
 
 class Director:
-    def __init__(self, settings: Settings, *, cars: int, laps: int, drivers: list[str]) -> None:
+    def __init__(self, settings: Settings, *, cars: int, laps: int, drivers: list[str],
+                 endurance_minutes: int | None = None) -> None:
         self.bus = Bus(settings, "director", announce=False)
         self.cars, self.laps, self.drivers = cars, laps, drivers
+        self.endurance_minutes = endurance_minutes
         self.state: contract.RaceState | None = None
         self.laps_online = threading.Event()
         self._changed = threading.Event()
@@ -71,16 +73,31 @@ class Director:
             if state.phase in ("idle", "finished", "aborted"):
                 if state.phase != "idle" and self._stop.wait(PAUSE_BETWEEN_RACES_S):
                     return
-                entrants = [contract.EntrantSpec(car=i, driver=self.drivers[(i - 1) %
-                                                 len(self.drivers)]) for i in
-                            range(1, self.cars + 1)]
-                log.info("setting up a %d-lap race", self.laps)
-                self._send(contract.Setup(mode="laps", laps=self.laps, entrant="car",
-                                          name="Club night", entrants=entrants))
+                self._send(self._setup())
                 self._wait_for(lambda s: s.phase == "ready")
             if self.state is not None and self.state.phase == "ready":
                 self._send(contract.Start())
                 self._wait_for(lambda s: s.phase != "ready")
+
+    def _setup(self) -> contract.Setup:
+        if self.endurance_minutes is not None:
+            from pitwall.sim.endurance import EnduranceModel
+
+            minutes = self.endurance_minutes
+            log.info("setting up a %d-minute endurance race", minutes)
+            # The simulator's teams (their names and drivers do not depend on its seed).
+            return contract.Setup(
+                mode="endurance", duration_s=minutes * 60, entrant="car",
+                name=f"{minutes} minutes of Pitwall",
+                entrants=EnduranceModel(self.cars).entrants(),
+                pit=contract.PitRulesSpec(required_stops=3, min_pit_s=5,
+                                          max_stint_s=minutes * 60 // 3,
+                                          driver_change="every_stop"))
+        entrants = [contract.EntrantSpec(car=i, driver=self.drivers[(i - 1) %
+                                         len(self.drivers)]) for i in range(1, self.cars + 1)]
+        log.info("setting up a %d-lap race", self.laps)
+        return contract.Setup(mode="laps", laps=self.laps, entrant="car", name="Club night",
+                              entrants=entrants)
 
     def _wait_for(self, predicate, timeout: float = 10.0) -> None:
         waited = 0.0

@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--laps", type=int, default=20, help="laps per race (default 20)")
     parser.add_argument("--lap-s", type=float, default=5.0,
                         help="typical simulated lap time in seconds (default 5)")
+    parser.add_argument("--endurance", action="store_true",
+                        help="a simulated endurance race: --cars teams of three drivers, "
+                             "pit stops and driver changes (docs/endurance.md)")
+    parser.add_argument("--minutes", type=int, default=10,
+                        help="with --endurance: length of each race (default 10)")
     parser.add_argument("--no-director", action="store_true",
                         help="do not set up and start races automatically")
     parser.add_argument("--no-board", action="store_true",
@@ -141,12 +146,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         stack.spawn("laps", "laps")
         # Only the API needs the PIN (it checks logins).
         api = stack.spawn("api", "api", env={"PITWALL_DIRECTOR_PIN": settings.director_pin})
-        stack.spawn("sim", "sim", "--cars", str(args.cars), "--lap-s", str(args.lap_s))
+        sim_args = ["--cars", str(args.cars), "--lap-s", str(args.lap_s)]
+        if args.endurance:  # stints of about a fifth of the race: a few stops each
+            sim_args += ["--endurance", "--stint-s", str(args.minutes * 12), "--pit-s", "8"]
+        stack.spawn("sim", "sim", *sim_args)
         stack.spawn("lights", "lights", "--mock")  # mock pins: its log shows the lights
         if not args.no_director:
             from pitwall.dev.director import Director
 
-            director = Director(settings, cars=args.cars, laps=args.laps, drivers=DRIVERS)
+            director = Director(settings, cars=args.cars, laps=args.laps, drivers=DRIVERS,
+                                endurance_minutes=args.minutes if args.endurance else None)
             director.start()
         if not stack.wait_for_api(api):
             print(f"pitwall up: the API did not start; see {stack.logs / 'api.log'}",

@@ -11,6 +11,8 @@ import logging
 import random
 import sys
 
+import msgspec
+
 from pitwall.settings import Settings
 from pitwall.sim.model import MAX_CARS, MAX_LANES, MIN_LAP_S
 
@@ -56,6 +58,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="append every published pass to FILE (CSV for pitwall replay)")
     parser.add_argument("--free", action="store_true",
                         help="lap continuously from now instead of following the race state")
+    team = parser.add_argument_group("endurance (docs/simulator.md)")
+    team.add_argument("--endurance", action="store_true",
+                      help="teams of drivers sharing a car, with pit stops and driver changes "
+                           "(--cars is the number of teams)")
+    team.add_argument("--drivers", type=_ranged(int, 1, 8), default=3,
+                      help="drivers per team (default 3)")
+    team.add_argument("--stint-s", type=_ranged(float, 1.0), default=60.0,
+                      help="typical stint before a stop, seconds (default 60)")
+    team.add_argument("--pit-s", type=_ranged(float, 0.1), default=8.0,
+                      help="typical time in the pit lane, seconds (default 8)")
+    team.add_argument("--karts", type=_ranged(int, 0, 155), default=0,
+                      help="rental karts: a pool of this many (more than teams); teams swap "
+                           "kart at each stop (default 0: every team keeps its car)")
+
+
+def endurance_model(args: argparse.Namespace, seed: int):
+    from pitwall.sim.endurance import EnduranceModel
+
+    return EnduranceModel(args.cars, drivers=args.drivers, lap_s=args.lap_s,
+                          stint_s=args.stint_s, pit_s=args.pit_s, karts=args.karts,
+                          seed=seed, noise=args.noise, spin=args.deslot)
+
+
+def _pit_lanes(settings: Settings) -> tuple[int, int] | None:
+    """The pit sensors' lanes (entry, exit) when both are configured."""
+    roles = {lane.role: lane.lane for lane in settings.pit_lanes}
+    return (roles["pit_in"], roles["pit_out"]) if {"pit_in", "pit_out"} <= roles.keys() \
+        else None
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -74,22 +104,38 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
-    model = TrackModel(args.cars, lanes=args.lanes, lap_s=args.lap_s, noise=args.noise,
-                       deslot=args.deslot, bounce=args.bounce, seed=seed,
-                       car_ids=not args.no_car_ids)
-    log.info("%d cars on %d lanes, seed %d (--seed %d repeats this session)",
-             len(model.cars), len({c.lane for c in model.cars}), seed, seed)
-    for car in model.cars:
-        log.info("car %d on lane %d: pace %.3f s", car.number, car.lane, car.pace_ns / 1e9)
-    if args.no_car_ids and len({c.lane for c in model.cars}) < len(model.cars):
-        log.warning("analog cars sharing a lane cannot be told apart by the lap service")
-
     bus = Bus(settings, "sim")
+    commands, pit_lanes = None, None
+    if args.endurance:
+        try:
+            model = endurance_model(args, seed)
+        except ValueError as exc:
+            print(f"pitwall sim: {exc}", file=sys.stderr)
+            return 2
+        pit_lanes = _pit_lanes(settings)
+        log.info("%d teams, seed %d; stops by %s", len(model.teams), seed,
+                 f"pit sensors on lanes {pit_lanes}" if pit_lanes else "pit commands")
+        counter = iter(range(1, 2**62))
+
+        def commands(cmd) -> None:
+            cmd = msgspec.structs.replace(cmd, id=f"sim-{seed}-{next(counter)}")
+            bus.publish(bus.topics.race_command, cmd)
+    else:
+        model = TrackModel(args.cars, lanes=args.lanes, lap_s=args.lap_s, noise=args.noise,
+                           deslot=args.deslot, bounce=args.bounce, seed=seed,
+                           car_ids=not args.no_car_ids)
+        log.info("%d cars on %d lanes, seed %d (--seed %d repeats this session)",
+                 len(model.cars), len({c.lane for c in model.cars}), seed, seed)
+        for car in model.cars:
+            log.info("car %d on lane %d: pace %.3f s", car.number, car.lane, car.pace_ns / 1e9)
+        if args.no_car_ids and len({c.lane for c in model.cars}) < len(model.cars):
+            log.warning("analog cars sharing a lane cannot be told apart by the lap service")
+
     watch = RaceWatch()
     if not args.free:
         bus.subscribe(bus.topics.race_state, watch.on_message)
     out = PassPublisher(bus, "sim", recorder)
-    sim = Sim(model, out, watch, limit=args.passes)
+    sim = Sim(model, out, watch, limit=args.passes, commands=commands, pit_lanes=pit_lanes)
 
     def stop(signum, frame):
         watch.stopping = True

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from pitwall import contract
+from pitwall.sim.endurance import EnduranceModel
 from pitwall.sim.model import Crossing, TrackModel
 from pitwall.sim.publisher import PassPublisher
 
@@ -76,17 +77,27 @@ def _race(state: contract.RaceState | None) -> tuple[int | None, int] | None:
 
 
 class Sim:
-    def __init__(self, model: TrackModel, out: PassPublisher, watch: RaceWatch,
-                 limit: int | None = None, clock: Clock = time.monotonic_ns) -> None:
+    def __init__(self, model: TrackModel | EnduranceModel, out: PassPublisher,
+                 watch: RaceWatch, limit: int | None = None, clock: Clock = time.monotonic_ns,
+                 commands: Callable[[contract.Command], None] | None = None,
+                 pit_lanes: tuple[int, int] | None = None) -> None:
         self.model, self.out, self.watch = model, out, watch
         self.limit, self.clock = limit, clock
+        # Endurance: pit calls and driver changes go out as race commands at their time.
+        self.commands = commands
+        self.pit_lanes = pit_lanes
 
     def done(self) -> bool:
         return self.watch.stopping or (self.limit is not None and self.out.count >= self.limit)
 
+    def _events(self, start_ns: int, race: int) -> Iterable:
+        if isinstance(self.model, EnduranceModel):
+            return self.model.events(start_ns, pit_lanes=self.pit_lanes)
+        return self.model.passes(start_ns, race=race)
+
     def free(self) -> None:
         """Lap from now until stopped (or the pass limit), ignoring any race."""
-        self._drive(self.model.passes(self.clock() + LEAD_NS), still_on=lambda: True)
+        self._drive(self._events(self.clock() + LEAD_NS, 0), still_on=lambda: True)
 
     def follow(self) -> None:
         """Race after race: grid, green, laps, stop; until stopped (or the limit)."""
@@ -104,9 +115,9 @@ class Sim:
                 continue
             race_id, start_ns = race
             races += 1
-            log.info("green for race %s: %d cars off", race_id, len(self.model.cars))
+            log.info("green for race %s: cars off", race_id)
             # The race number seeds the laps, so each race of a session differs.
-            crossings = self.model.passes(start_ns, race=race_id if race_id else races)
+            crossings = self._events(start_ns, race_id if race_id else races)
             self._drive(crossings, still_on=lambda r=race: _race(self.watch.snapshot()[1]) == r)
             if not self.done():
                 log.info("race %s over: cars stop", race_id)
@@ -142,4 +153,8 @@ class Sim:
             if skipped:
                 log.info("joined a race under way: skipped %d past crossings", skipped)
                 skipped = 0
-            self.out.publish(t, c.lane, c.car)
+            command = getattr(c, "command", None)
+            if command is None:
+                self.out.publish(t, c.lane, c.car)
+            elif self.commands is not None:
+                self.commands(command)  # stamped by the lap service on arrival: now
