@@ -30,7 +30,7 @@ from array import array
 from dataclasses import dataclass, field
 
 from pitwall.core import pace
-from pitwall.core.types import SECOND, Entrant, RaceConfig
+from pitwall.core.types import SECOND, Entrant, PaceRules, RaceConfig
 
 # What a lap was to the stint (only "clean" laps count for pace).
 CLEAN, START, IN_LAP, OUT_LAP, NEUTRAL = "clean", "start", "in", "out", "neutral"
@@ -87,9 +87,22 @@ class Stint:
     def kinds(self) -> list[str]:
         return [KINDS[k] for k in self.lap_kinds]
 
-    def clean_laps(self) -> list[int]:
+    def clean_laps(self, last: int | None = None) -> list[int]:
+        """The clean lap times, oldest first; only the ``last`` few if given (pace figures
+        need no more, and a stint can be hundreds of laps long)."""
         clean = _CODE[CLEAN]
-        return [ns for ns, k in zip(self.lap_ns, self.lap_kinds, strict=True) if k == clean]
+        if last is None:
+            return [ns for ns, k in zip(self.lap_ns, self.lap_kinds, strict=True) if k == clean]
+        out: list[int] = []
+        for i in range(len(self.lap_ns) - 1, -1, -1):
+            if len(out) == last:
+                break
+            if self.lap_kinds[i] == clean:
+                out.append(self.lap_ns[i])
+        return out[::-1]
+
+    def pace_ns(self, rules: PaceRules) -> int | None:
+        return pace.average(self.clean_laps(pace.reference_laps(rules)), rules)
 
 
 @dataclass(slots=True)
@@ -266,7 +279,7 @@ class Endurance:
     def pace_ns(self, team: Team) -> int | None:
         """The team's pace now: its stint's average, else its kart's (or car's) history."""
         for stint in reversed(team.stints):
-            avg = pace.average(stint.clean_laps(), self.config.pace)
+            avg = stint.pace_ns(self.config.pace)
             if avg is not None:
                 return avg
             if stint.kart != team.kart:

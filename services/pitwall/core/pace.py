@@ -43,10 +43,15 @@ def median(values: Sequence[int | float]) -> float:
     return float(ordered[mid]) if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
+def reference_laps(rules: PaceRules) -> int:
+    """How many of the latest clean laps the figures look at."""
+    return 2 * rules.window
+
+
 def inliers(laps: Sequence[int], rules: PaceRules) -> list[int]:
     """The laps of ``laps`` (clean lap times, oldest first) that are not outliers, judged
     against the last ``2 × window`` of them."""
-    ref = laps[-2 * rules.window:]
+    ref = laps[-reference_laps(rules):]
     if len(ref) < 3:  # too few to tell an outlier from a trend
         return list(ref)
     m = median(ref)

@@ -48,8 +48,8 @@ class Race:
         self.plan = plan
         self.controls: list[Control] = sorted(controls, key=lambda c: c.t_ns)
         self._crossings: dict[int, Crossing] = {c.id: c for c in crossings}
-        self._order: list[tuple[int, int]] = sorted((c.t_ns, c.id) for c in
-                                                    self._crossings.values())
+        # Pass ids in time order (ids only: a six-hour race has tens of thousands).
+        self._order: list[int] = sorted(self._crossings, key=self._time_key)
         self.rescores = -1  # counts re-scores after this first one: adapters rewrite laps
         self.called_for: tuple[int, int] | None = None  # (entrant, t) of the last track call
         self._rescore()
@@ -152,11 +152,11 @@ class Race:
         """Log and score a crossing. Out-of-order arrivals re-score the race."""
         self._crossings[crossing.id] = crossing
         key = (crossing.t_ns, crossing.id)
-        in_order = not self._order or key > self._order[-1]
+        in_order = not self._order or key > self._time_key(self._order[-1])
         if in_order and crossing.t_ns >= self._scorer.last_t:
-            self._order.append(key)
+            self._order.append(crossing.id)
             return self._scorer.crossing(crossing)
-        bisect.insort(self._order, key)
+        bisect.insort(self._order, crossing.id, key=self._time_key)
         self._rescore()
         return self._scorer.outcomes[crossing.id]
 
@@ -174,17 +174,25 @@ class Race:
         if old is None:
             raise RaceError(f"pass {pass_id} is not part of this race")
         self._crossings[pass_id] = Crossing(old.id, old.lane, old.car, t_ns, old.override)
-        self._order = sorted((c.t_ns, c.id) for c in self._crossings.values())
+        self._order = sorted(self._crossings, key=self._time_key)
         self._rescore()
 
     # ------------------------------------------------------------------ reading
     @property
     def outcomes(self) -> dict[int, Outcome]:
+        """What each crossing meant: all of them after a (re-)score, plus those added since
+        (less any the owner said it has stored: ``forget_outcomes``)."""
         return self._scorer.outcomes
+
+    def forget_outcomes(self) -> None:
+        """Drop the outcomes scored so far: the owner has stored them. The lap service
+        does, after each batch: a long race holds tens of thousands it never reads again,
+        and a re-score rebuilds them all."""
+        self._scorer.outcomes.clear()
 
     @property
     def crossings(self) -> list[Crossing]:
-        return [self._crossings[i] for _, i in self._order]
+        return [self._crossings[i] for i in self._order]
 
     def last_event_ns(self) -> int:
         """The latest moment in the race's logs (a crossing, a control, or green)."""
@@ -312,6 +320,9 @@ class Race:
         return self.plan.green_ns + self.config.duration_ns + self._scorer.paused_at(now_ns)
 
     # ------------------------------------------------------------------ internals
+    def _time_key(self, pass_id: int) -> tuple[int, int]:
+        return self._crossings[pass_id].t_ns, pass_id
+
     def _time_up(self, now_ns: int) -> bool:
         end = self.ends_ns(now_ns)
         return end is not None and now_ns >= end

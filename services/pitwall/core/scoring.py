@@ -51,6 +51,9 @@ class Scorer:
         self.endurance: Endurance | None = None
         if config.mode == "endurance" and plan is not None:
             self.endurance = Endurance(config, plan.green_ns)
+        # Looked up for every crossing: taken from the config once.
+        self._pit_sensors = {s.lane: s for s in config.pit_sensors}
+        self._kart_pool = config.kart_pool
 
     # ------------------------------------------------------------------ controls
     def control(self, ctl: Control) -> None:
@@ -104,11 +107,11 @@ class Scorer:
 
     def _score(self, c: Crossing) -> Outcome:
         cfg, t = self.config, c.t_ns
-        sensor = cfg.pit_sensor(c.lane)
+        sensor = self._pit_sensors.get(c.lane)
         if sensor is not None:
             return self._pit_pass(c, sensor)
         key = c.car if cfg.entrant == "car" else c.lane
-        if self.endurance is not None and cfg.kart_pool:
+        if self.endurance is not None and self._kart_pool:
             key = self.endurance.team_of_kart(c.car)  # the kart's number is on the pass
         if c.override == "ignore":
             return Outcome(c.id, Kind.DELETED, key, t_ns=t)
@@ -171,7 +174,7 @@ class Scorer:
         if exactly one is (with several, the director's ``pit_out`` says which)."""
         cfg, t, end = self.config, c.t_ns, self.endurance
         key = c.car if cfg.entrant == "car" else sensor.serves
-        if end is not None and cfg.kart_pool:
+        if end is not None and self._kart_pool:
             team = end.team_of_kart(c.car)
             if team is None and sensor.role == "out" and c.car is not None:
                 waiting = [k for k, tm in end.teams.items() if tm.in_pit]
@@ -190,7 +193,7 @@ class Scorer:
         if sensor.role == "in":
             kind = Kind.PIT_IN if end.pit_in(key, t, "sensor") else Kind.PIT
         else:
-            kart = c.car if cfg.kart_pool else None
+            kart = c.car if self._kart_pool else None
             kind = Kind.PIT_OUT if end.pit_out(key, t, "sensor", kart) else Kind.PIT
         return Outcome(c.id, kind, key, e.laps, t_ns=t)
 

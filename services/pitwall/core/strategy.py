@@ -102,7 +102,7 @@ def stint_view(end: Endurance, team: Team, i: int, now_ns: int) -> StintView:
         team=team.key, team_name=team.name, no=stint.no, driver=stint.driver,
         kart=stint.kart, lap_in=stint.lap_in, laps=stint.laps,
         start_ns=stint.start_t, end_ns=stint.end_t, time_ns=until - stint.start_t,
-        best_ns=stint.best_ns, avg_ns=pace.average(stint.clean_laps(), end.config.pace),
+        best_ns=stint.best_ns, avg_ns=stint.pace_ns(end.config.pace),
         pit_ns=stop_ns)
 
 
@@ -129,11 +129,14 @@ def _tag_key(end: Endurance, team: Team) -> int:
     return team.kart if team.kart is not None else team.key
 
 
-def pace_tags(end: Endurance) -> dict[int, str]:
-    """Tags per car (the team key) or, in a kart pool, per kart."""
+def pace_tags(end: Endurance, paces: dict[int, int | None] | None = None) -> dict[int, str]:
+    """Tags per car (the team key) or, in a kart pool, per kart. ``paces``: the teams'
+    paces, if already taken."""
     if end.config.kart_pool:
         return pace.tags({k: end.kart_pace_ns(k) for k in end.karts})
-    return pace.tags({k: end.pace_ns(t) for k, t in end.teams.items()})
+    if paces is None:
+        paces = {k: end.pace_ns(t) for k, t in end.teams.items()}
+    return pace.tags(paces)
 
 
 def karts(end: Endurance) -> tuple[list[KartView], float | None]:
@@ -158,9 +161,12 @@ def _field_loss(end: Endurance) -> int:
     return round(pace.median(losses)) if losses else end.rules.min_pit_ns
 
 
-def projection(end: Endurance, standings: list[Standing]) -> list[ProjectedRow]:
-    """Standings once every team has served its remaining required stops (module doc)."""
-    paces = {s.entrant: end.pace_ns(end.team(s.entrant)) for s in standings}
+def projection(end: Endurance, standings: list[Standing],
+               paces: dict[int, int | None] | None = None) -> list[ProjectedRow]:
+    """Standings once every team has served its remaining required stops (module doc).
+    ``paces``: the teams' paces, if already taken."""
+    if paces is None:
+        paces = {s.entrant: end.pace_ns(end.team(s.entrant)) for s in standings}
     known = [p for p in paces.values() if p is not None]
     field_pace = round(pace.median(known)) if known else 0
     field_loss = _field_loss(end)
@@ -199,8 +205,9 @@ def window(end: Endurance, team: Team) -> Window:
 
 def teams(end: Endurance, standings: list[Standing], now_ns: int) -> dict[int, TeamView]:
     """Every team's live status, keyed like the standings."""
-    tags = pace_tags(end)
-    projected = {row.entrant: row.position for row in projection(end, standings)}
+    paces = {k: end.pace_ns(t) for k, t in end.teams.items()}
+    tags = pace_tags(end, paces)
+    projected = {row.entrant: row.position for row in projection(end, standings, paces)}
     views = {}
     for s in standings:
         team = end.team(s.entrant)
@@ -213,7 +220,7 @@ def teams(end: Endurance, standings: list[Standing], now_ns: int) -> dict[int, T
             in_pit=team.in_pit, pit_since_ns=stop.in_t if team.in_pit else None,
             stops=len(team.stops), required=end.rules.required_stops,
             last_pit_ns=last_done.pit_ns if last_done else None, loss_ns=loss_ns(end, team),
-            pace=tags.get(_tag_key(end, team), pace.UNKNOWN), pace_ns=end.pace_ns(team),
+            pace=tags.get(_tag_key(end, team), pace.UNKNOWN), pace_ns=paces[team.key],
             window=window(end, team), projected=projected[s.entrant])
     return views
 

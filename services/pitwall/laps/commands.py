@@ -171,14 +171,18 @@ class CommandHandler:
 
     def _rescored(self, race_id: int, change) -> None:
         """Apply ``change`` to the live race, or re-score a stored one from its logs (which
-        already hold the change); rewrite its laps."""
+        already hold the change); store its laps."""
         svc = self.service
-        if race_id == svc.race_id:
-            race = svc.race
-            change(race)
-        else:
+        if race_id != svc.race_id:
             race = Race(*store.load_race_logs(store.RaceRow.get_by_id(race_id)))
-        store.rewrite_outcomes(race_id, race.outcomes)
+            store.rewrite_outcomes(race_id, race.outcomes)
+            return
+        race, before = svc.race, svc.race.rescores
+        out = change(race)
+        if race.rescores != before:
+            store.rewrite_outcomes(race_id, race.outcomes)  # every outcome, re-scored
+        elif out is not None:
+            store.record_outcome(race_id, out)  # an added crossing scored in order
 
 
 def config_from_setup(cmd: contract.Setup, settings) -> RaceConfig:

@@ -123,9 +123,11 @@ class HeatRunner:
         race, phase = svc.race, svc.race.phase_at(now)
         ends = race.ends_ns(now)
         if phase in ("running", "finishing") and ends is not None and now >= ends:
+            before = race.rescores
             race.control(ControlKind.FINISH, ends)  # the heat ends at its time, not later
             store.add_control(svc.race_id, race.controls[-1])
-            store.rewrite_outcomes(svc.race_id, race.outcomes)
+            if race.rescores != before:  # crossings after the time: they stop counting
+                store.rewrite_outcomes(svc.race_id, race.outcomes)
             log.info("heat %d of event %s: time up", heat, event.row.id)
             return True
         done = finished_at(race)

@@ -154,6 +154,8 @@ class LapService:
             self.bus.publish(topic, payload)
         for msg in batch:  # on disk and published: the broker may forget them now
             self.bus.ack(msg)
+        if self.race is not None:
+            self.race.forget_outcomes()  # stored as laps; a re-score rebuilds them
 
     def _commit_one(self, msg: MQTTMessage) -> None:
         delay = 0.5
