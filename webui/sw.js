@@ -6,15 +6,16 @@
 //   an updated Pi is picked up at once; the cached copy is used only when offline, so the
 //   page still opens and shows "reconnecting…" instead of the browser's error page.
 
-const CACHE = "pitwall-shell-v1";
+const CACHE = "pitwall-shell-v2";
 const SHELL = [
   "/", "/index.html", "/tv.html", "/driver.html", "/control.html", "/results.html",
+  "/team.html",
   "/manifest.webmanifest",
   "/css/base.css", "/css/home.css", "/css/tv.css", "/css/driver.css", "/css/control.css",
-  "/css/results.css",
+  "/css/results.css", "/css/team.css",
   "/js/api.js", "/js/banner.js", "/js/board.js", "/js/clock.js", "/js/control.js",
   "/js/driver.js", "/js/format.js", "/js/home.js", "/js/live.js", "/js/pwa.js",
-  "/js/race.js", "/js/results.js", "/js/storage.js", "/js/tv.js",
+  "/js/pits.js", "/js/race.js", "/js/results.js", "/js/storage.js", "/js/team.js", "/js/tv.js",
   "/vendor/uplot/uPlot.esm.js", "/vendor/uplot/uPlot.min.css",
   "/icons/icon.svg", "/icons/icon-192.png", "/icons/icon-512.png",
 ];

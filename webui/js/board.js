@@ -2,7 +2,7 @@
 // each state frame (a few dozen cells); the stylesheet fixes column widths and uses
 // tabular numerals, so nothing shifts when the numbers change.
 
-import { entrantLabel, esc, FLAG_TEXT, gap, lapTime } from "./format.js";
+import { clockTime, entrantLabel, esc, FLAG_TEXT, gap, lapTime, PACE_TEXT } from "./format.js";
 import { raceBest, raceClock } from "./race.js";
 
 // The flag badge: its colour comes from data-flag in the stylesheet.
@@ -22,8 +22,11 @@ export function renderClock(mainEl, subEl, state, clock) {
 
 export function renderStandings(tbody, state, { columns = "full" } = {}) {
   const standings = state?.standings ?? [];
+  // Endurance races get their own columns on the full board (TV, race control).
+  const endurance = columns === "full" && state?.mode === "endurance";
+  setBoardHead(tbody.closest("table"), endurance);
   if (!state || state.race_id === null || standings.length === 0) {
-    const span = columns === "full" ? 6 : 5;
+    const span = endurance ? ENDURANCE_COLUMNS : columns === "full" ? 6 : 5;
     const text = state && state.race_id !== null ? "Waiting for the first crossing" : "No race on track";
     tbody.innerHTML = `<tr class="empty"><td colspan="${span}">${text}</td></tr>`;
     return;
@@ -37,6 +40,7 @@ export function renderStandings(tbody, state, { columns = "full" } = {}) {
       s.jump_start ? jumpTag(s) : "",
     ].join("");
     const bestClass = best !== null && s.best_ms === best ? "num best race-best" : "num best";
+    if (endurance) return enduranceRow(state, s, label, tags, bestClass);
     return `<tr data-entrant="${s.entrant}">
       <td class="num pos">${s.position}</td>
       <td class="who"><span class="driver">${esc(driver)}</span>${tags}
@@ -47,6 +51,67 @@ export function renderStandings(tbody, state, { columns = "full" } = {}) {
       ${columns === "full" ? `<td class="num gap">${gap(s)}</td>` : ""}
     </tr>`;
   }).join("");
+}
+
+// --- endurance ----------------------------------------------------------------------------
+const ENDURANCE_HEAD = `<colgroup><col class="pos"><col class="who"><col class="wheel">
+    <col class="laps"><col class="stint"><col class="stops"><col class="last"><col class="best">
+    <col class="gap"><col class="pace"></colgroup>
+  <thead><tr><th class="num">Pos</th><th>Team</th><th class="wheel">Driver</th>
+    <th class="num">Laps</th><th class="num stint" title="Laps in this stint">Stint</th>
+    <th class="num stops" title="Pit stops made / required">Stops</th>
+    <th class="num last">Last</th><th class="num">Best</th><th class="num gap">Gap</th>
+    <th class="pace">Pace</th></tr></thead>`;
+const ENDURANCE_COLUMNS = 10;
+const originalHead = new WeakMap();
+
+/** Swap a board's column heads between the usual ones and the endurance ones. */
+function setBoardHead(table, endurance) {
+  if (!table) return;
+  const shown = table.dataset.columns === "endurance";
+  if (shown === endurance) return;
+  if (!originalHead.has(table)) {
+    originalHead.set(table, [...table.children].filter((el) => el.tagName !== "TBODY")
+      .map((el) => el.outerHTML).join(""));
+  }
+  const tbody = table.querySelector("tbody");
+  [...table.children].filter((el) => el.tagName !== "TBODY").forEach((el) => el.remove());
+  tbody.insertAdjacentHTML("beforebegin", endurance ? ENDURANCE_HEAD : originalHead.get(table));
+  if (endurance) table.dataset.columns = "endurance";
+  else delete table.dataset.columns;
+}
+
+function enduranceRow(state, s, label, tags, bestClass) {
+  const pit = s.pit ?? {};
+  const pace = s.pace ?? "unknown";
+  const stops = pit.required ? `${pit.stops}/${pit.required}` : String(pit.stops ?? 0);
+  const owed = pit.required && pit.stops < pit.required;
+  const kart = s.kart !== null && s.kart !== undefined ? `<span class="kart">K${s.kart}</span>` : "";
+  const badge = pit.in_pit
+    ? `<span class="tag pit" title="In the pit">PIT <span class="pit-time" data-since="${pit.since_ns ?? ""}"></span></span>`
+    : "";
+  return `<tr data-entrant="${s.entrant}" data-pace="${esc(pace)}" data-in-pit="${Boolean(pit.in_pit)}">
+      <td class="num pos">${s.position}</td>
+      <td class="who"><span class="driver">${esc(s.driver || label)}</span>${badge}${tags}</td>
+      <td class="wheel">${esc(s.stint?.driver ?? "")}${kart}</td>
+      <td class="num laps">${s.laps}</td>
+      <td class="num stint">${s.stint?.laps ?? ""}</td>
+      <td class="num stops${owed ? " owed" : ""}">${stops}</td>
+      <td class="num last">${lapTime(s.last_ms)}</td>
+      <td class="${bestClass}">${lapTime(s.best_ms)}</td>
+      <td class="num gap">${gap(s)}</td>
+      <td class="pace"><span class="pace-dot" aria-hidden="true"></span><span class="pace-text">${esc(PACE_TEXT[pace] ?? pace)}</span></td>
+    </tr>`;
+}
+
+/** Time in the pit on every PIT badge, from the Pi's clock (called many times a second). */
+export function tickPitTimers(tbody, clock) {
+  const now = clock.piNowNs();
+  tbody.querySelectorAll(".pit-time").forEach((el) => {
+    const since = Number(el.dataset.since);
+    const text = el.dataset.since && now !== null ? clockTime((now - since) / 1e6) : "";
+    if (el.textContent !== text) el.textContent = text;
+  });
 }
 
 /** The jump-start mark with what it cost (the race's jump_start_penalty setting). */

@@ -1,11 +1,13 @@
-// Race control: PIN login, drivers and cars, race set-up, start lights and flags, lap
-// editing. Every action reports back in the feedback strip, with the API's own `detail`
+// Race control: PIN login, drivers and cars, race set-up (endurance teams and pit rules
+// too), start lights and flags, the endurance pit panel (pit in/out, driver changes,
+// penalties), lap editing. Every action reports back in the feedback strip, with the API's own `detail`
 // when something is refused.
 
 import { api, ApiError, info } from "./api.js";
 import { mountBanner } from "./banner.js";
-import { renderClock, renderFlag, renderStandings } from "./board.js";
+import { renderClock, renderFlag, renderStandings, tickPitTimers } from "./board.js";
 import { entrantLabel, esc, lapTime, PHASE_TEXT } from "./format.js";
+import { renderPits, tickPits } from "./pits.js";
 import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
 
@@ -95,11 +97,17 @@ function renderRace() {
   $("race-title").textContent = has ? `#${state.race_id} ${state.name || ""}` : "";
   $("phase").textContent = PHASE_TEXT[state?.phase ?? "idle"] ?? state?.phase;
   renderFlag($("flag"), state);
+  const endurance = has && state.mode === "endurance";
+  $("pits").hidden = !endurance;
+  $("pits-link").hidden = !endurance;
+  if (endurance) renderPits(state, act);
   tick();
 }
 
 function tick() {
   renderClock($("clock-main"), $("clock-sub"), link.state, link.clock);
+  tickPitTimers($("standings"), link.clock);
+  if (!$("pits").hidden) tickPits(link.clock);
 }
 
 const ACTION_TEXT = {
@@ -120,11 +128,15 @@ const form = $("setup-form");
 
 function showModeFields() {
   const mode = form.elements.mode.value;
+  const shown = [mode, mode === "endurance" ? `endurance-${form.elements.ends_by.value}` : ""];
   form.querySelectorAll("[data-for-mode]").forEach((el) => {
-    el.hidden = !el.dataset.forMode.split(" ").includes(mode);
+    el.hidden = !el.dataset.forMode.split(" ").some((m) => shown.includes(m));
   });
+  form.classList.toggle("is-endurance", mode === "endurance");
+  $("entrant-name-head").textContent = mode === "endurance" ? "Team" : "Driver";
 }
 form.elements.mode.addEventListener("change", showModeFields);
+form.elements.ends_by.addEventListener("change", showModeFields);
 form.elements.entrant.addEventListener("change", () => fillEntrants());
 showModeFields();
 
@@ -133,7 +145,11 @@ function entrantRow(number = "", driver = "") {
   row.innerHTML = `<td><input type="number" min="0" max="255" class="entrant-n" required
       aria-label="Lane or car number" value="${esc(number)}"></td>
     <td><input class="entrant-driver" list="driver-names" maxlength="60"
-      aria-label="Driver" value="${esc(driver)}"></td>
+      aria-label="Driver or team" value="${esc(driver)}"></td>
+    <td class="endurance-only"><input class="entrant-drivers" maxlength="500"
+      aria-label="The team's drivers, in driving order, separated by commas" placeholder="Ann, Bob"></td>
+    <td class="endurance-only"><input class="entrant-kart" type="number" min="0" max="255"
+      aria-label="Starting kart (kart pool)" placeholder="–"></td>
     <td><button type="button" class="remove" aria-label="Remove entrant">✕</button></td>`;
   row.querySelector(".remove").addEventListener("click", () => row.remove());
   return row;
@@ -174,19 +190,48 @@ form.addEventListener("submit", async (event) => {
     first_crossing: f.first_crossing.value,
     min_lap_ms: Math.round(Number(f.min_lap_s.value) * 1000),
     name: f.name.value.trim(),
-    entrants: [...$("entrant-rows").children].map((row) => ({
-      [key]: Number(row.querySelector(".entrant-n").value),
-      driver: row.querySelector(".entrant-driver").value.trim(),
-    })),
+    entrants: [...$("entrant-rows").children].map((row) => entrantSpec(row, key, f.mode.value)),
   };
-  if (body.mode === "laps") body.laps = Number(f.laps.value);
-  if (body.mode === "timed" || body.mode === "qualifying") {
-    body.duration_s = Math.round(Number(f.minutes.value) * 60);
-  }
+  const byLaps = body.mode === "laps" || (body.mode === "endurance" && f.ends_by.value === "laps");
+  if (byLaps) body.laps = Number(f.laps.value);
+  else if (body.mode !== "practice") body.duration_s = Math.round(Number(f.minutes.value) * 60);
+  if (body.mode === "endurance") Object.assign(body, enduranceSetup(f));
   await act("Set up race", () => api("/api/races", { method: "POST", body }),
     { control: event.submitter, done: (r) => `Race #${r.race_id} is set up: start the lights when ready` });
   loadRaces();
 });
+
+/** One entrant of the set-up; in endurance a team with its drivers and starting kart. */
+function entrantSpec(row, key, mode) {
+  const spec = {
+    [key]: Number(row.querySelector(".entrant-n").value),
+    driver: row.querySelector(".entrant-driver").value.trim(),
+  };
+  if (mode !== "endurance") return spec;
+  spec.drivers = row.querySelector(".entrant-drivers").value.split(",")
+    .map((d) => d.trim()).filter(Boolean);
+  const kart = row.querySelector(".entrant-kart").value;
+  if (kart !== "") spec.kart = Number(kart);
+  return spec;
+}
+
+/** The pit rules and spare karts; an empty field is left out (the track's setting). */
+function enduranceSetup(f) {
+  const number = (name, scale = 1) => (f[name].value === "" ? undefined
+    : Math.round(Number(f[name].value) * scale));
+  const pit = {
+    required_stops: number("required_stops"),
+    min_pit_s: f.min_pit_s.value === "" ? undefined : Number(f.min_pit_s.value),
+    min_stint_laps: number("min_stint_laps"),
+    max_stint_laps: number("max_stint_laps"),
+    min_stint_s: number("min_stint_min", 60),
+    max_stint_s: number("max_stint_min", 60),
+    driver_change: f.driver_change.value || undefined,
+    penalty_s: f.penalty_s.value === "" ? undefined : Number(f.penalty_s.value),
+  };
+  const spare = f.spare_karts.value.split(/[\s,]+/).filter(Boolean).map(Number);
+  return { pit, spare_karts: spare };
+}
 
 // --- lap editing ------------------------------------------------------------------------------
 let editRace = null; // the race whose pass log is shown

@@ -29,6 +29,13 @@ export function clockTime(ms) {
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
 }
 
+/** A short duration in seconds: "4.2 s", "38 s"; "" when there is none. */
+export function seconds(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "";
+  const s = ms / 1000;
+  return `${Math.abs(s) < 10 ? s.toFixed(1) : Math.round(s)} s`;
+}
+
 /** "Car 3" / "Lane 1" for an entrant number, given the race's entrant key. */
 export function entrantLabel(key, n) {
   return `${key === "lane" ? "Lane" : "Car"} ${n}`;
@@ -44,6 +51,9 @@ export const PHASE_TEXT = {
   stopped: "Stopped",
   aborted: "Aborted",
 };
+
+/** Endurance pace tags, as words (the colour is never the only cue). */
+export const PACE_TEXT = { good: "good", bad: "bad", unknown: "unknown" };
 
 export const FLAG_TEXT = {
   none: "",

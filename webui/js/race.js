@@ -31,7 +31,7 @@ function baseClock(state, clock) {
   const phase = PHASE_TEXT[state.phase] ?? state.phase;
   const leaderLaps = state.standings?.[0]?.laps ?? 0;
   const piNow = clock.piNowNs();
-  if (state.mode === "laps" && state.laps) {
+  if ((state.mode === "laps" || state.mode === "endurance") && state.laps) {
     const toGo = Math.max(0, state.laps - leaderLaps);
     if (state.phase === "finishing" || state.phase === "finished") {
       return { main: "Finish", sub: `${state.laps} laps · ${phase}` };
@@ -59,8 +59,17 @@ export function modeText(state) {
     case "timed": return `${Math.round((state.duration_s ?? 0) / 60)} min race`;
     case "qualifying": return "Qualifying";
     case "practice": return "Practice";
+    case "endurance": return state.laps ? `${state.laps}-lap endurance`
+      : `${durationText(state.duration_s ?? 0)} endurance`;
     default: return state.mode ?? "";
   }
+}
+
+/** "90 min", "2 h", "2 h 30 min" */
+function durationText(s) {
+  const min = Math.round(s / 60);
+  if (min < 60 || min % 30) return min >= 60 ? `${Math.floor(min / 60)} h ${min % 60} min` : `${min} min`;
+  return `${min / 60} h`;
 }
 
 /**

@@ -1,9 +1,10 @@
-// The TV board: standings, race clock or laps to go, flag, start lights, Wi-Fi QR.
+// The TV board: standings, race clock or laps to go, flag, start lights, Wi-Fi QR; in
+// endurance races the stint, stops, pit and pace columns (board.js).
 
 import { info } from "./api.js";
 import { mountBanner } from "./banner.js";
 import {
-  flashRow, lightsMarkup, renderClock, renderFlag, renderStandings, setLights,
+  flashRow, lightsMarkup, renderClock, renderFlag, renderStandings, setLights, tickPitTimers,
 } from "./board.js";
 import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
@@ -21,6 +22,7 @@ const lightsEl = overlay.querySelector(".lights");
 function renderState() {
   const state = link.state;
   renderStandings($("standings"), state);
+  document.body.classList.toggle("endurance", state?.mode === "endurance");
   $("race-name").textContent = state?.name || "";
   renderFlag($("flag"), state);
   tick();
@@ -29,6 +31,7 @@ function renderState() {
 // The clock and the lights move between frames: redraw them on animation frames.
 function tick() {
   renderClock($("clock-main"), $("clock-sub"), link.state, link.clock);
+  tickPitTimers($("standings"), link.clock);
   const view = startLights(link.state, link.lights, link.clock);
   setLights(lightsEl, view);
   overlay.hidden = !view.show;
