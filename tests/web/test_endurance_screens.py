@@ -159,6 +159,18 @@ def test_endurance_tv_team_phone_and_pit_control(web, open_page):
     assert "Box, box" in phone.evaluate("window.__spoken.join(' ')")
     screenshot(phone, "endurance-team-360x780", full_page=True)
 
+    # Another team's phone picks its team from the race's teams; the link says which.
+    other = open_page("/team.html", 360, 780)
+    choices = other.locator("#choices button")
+    expect(choices).to_have_count(len(TEAMS))
+    screenshot(other, "endurance-team-picker-360x780")
+    choices.filter(has_text="Blue Thunder").click()
+    expect(other.locator("#who")).to_contain_text("Blue Thunder")
+    assert other.evaluate("location.hash") == "#entrant=2"
+    expect(other.locator("#pace")).to_have_text("pace bad")
+    expect(other.locator("#call")).to_be_hidden()  # 3 laps left in its stint: no call yet
+    screenshot(open_page("/tv.html", 360, 780), "endurance-tv-360x780")
+
     # --- race control: pit in through the pit panel
     expect(control.locator("#pits")).to_be_visible()
     team1 = control.locator('#pit-rows tr[data-entrant="1"]')

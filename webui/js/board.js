@@ -92,7 +92,7 @@ function enduranceRow(state, s, label, tags, bestClass) {
     : "";
   return `<tr data-entrant="${s.entrant}" data-pace="${esc(pace)}" data-in-pit="${Boolean(pit.in_pit)}">
       <td class="num pos">${s.position}</td>
-      <td class="who"><span class="driver">${esc(s.driver || label)}</span>${badge}${tags}</td>
+      <td class="who"><div class="who-line"><span class="driver">${esc(s.driver || label)}</span>${badge}${tags}</div></td>
       <td class="wheel">${esc(s.stint?.driver ?? "")}${kart}</td>
       <td class="num laps">${s.laps}</td>
       <td class="num stint">${s.stint?.laps ?? ""}</td>

@@ -18,6 +18,7 @@ let shownRows = ""; // the race and teams the rows were built for
 let shownPenalties = "";
 let teamsOf = { race_id: null, drivers: new Map() }; // entrant -> the team's drivers
 let loading = null;
+let shownPool = ""; // the teams in the pit when the kart pool was last read
 let lastState = null; // re-rendered once a command is done (its buttons were busy)
 
 /** Render the panel from a race state; ``runner`` reports each command's outcome. */
@@ -35,6 +36,7 @@ export function renderPits(state, runner) {
   const underWay = UNDER_WAY.has(state.phase);
   const pool = standings.some((s) => s.kart !== null && s.kart !== undefined);
   for (const s of standings) updateRow(s, underWay, pool);
+  if (pool) loadPool(state, standings);
   renderPenalties(state);
 }
 
@@ -58,10 +60,26 @@ async function loadTeams(state) {
     const key = detail.config.entrant;
     teamsOf = { race_id: id, drivers: new Map(detail.config.entrants.map((e) => [e[key], e.drivers ?? []])) };
     shownRows = ""; // rebuild the pickers with the names
+    if (lastState?.race_id === id) renderPits(lastState, act);
   } catch {
     return; // tried again on the next frame
   } finally {
     loading = null;
+  }
+}
+
+/** The karts waiting in the pool, with their pace, as the kart inputs' suggestions; read
+ * again whenever a team enters or leaves the pit. */
+async function loadPool(state, standings) {
+  const key = `${state.race_id}:${standings.filter((s) => s.pit?.in_pit).map((s) => s.entrant)}`;
+  if (key === shownPool) return;
+  shownPool = key;
+  try {
+    const pool = await api(`/api/races/${state.race_id}/karts`);
+    const waiting = pool.karts.filter((k) => k.team === null);
+    $("pool-karts").innerHTML = waiting.map((k) => `<option value="${k.kart}">kart ${k.kart}: pace ${esc(k.pace)}</option>`).join("");
+  } catch {
+    shownPool = ""; // tried again on the next frame
   }
 }
 
@@ -77,7 +95,7 @@ function rowMarkup(s) {
     <td class="pit"><span class="pit-state"></span>
       <span class="pit-buttons">
         <button type="button" data-pit="pit_in">Pit in</button>
-        <input class="pit-kart" type="number" min="0" max="255" inputmode="numeric"
+        <input class="pit-kart" type="number" min="0" max="255" inputmode="numeric" list="pool-karts"
           aria-label="Kart taken out (kart pool)" placeholder="kart" hidden>
         <button type="button" data-pit="pit_out">Pit out</button></span></td>
     <td class="driver-change"><select class="next-driver" aria-label="Driver">${options}

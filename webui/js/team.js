@@ -241,8 +241,9 @@ function tick() {
   if (w.closesLaps !== null) left.push(`${Math.max(0, w.closesLaps)} lap${w.closesLaps === 1 ? "" : "s"}`);
   if (w.closesMs !== null) left.push(clockTime(Math.max(0, w.closesMs)));
   setText("stint-left", s.pit.in_pit ? "in the pit" : left.join(" · ") || "no maximum");
-  setText("window-opens", windowText(s.stint?.opens_lap, w.opensLaps, w.opensMs, "open"));
-  setText("window-closes", windowText(s.stint?.closes_lap, w.closesLaps, w.closesMs, "closed"));
+  const inPit = s.pit.in_pit; // the window belongs to the next stint: none while stopped
+  setText("window-opens", inPit ? "–" : windowText(s.stint?.opens_lap, w.opensLaps, w.opensMs, "open", "any time"));
+  setText("window-closes", inPit ? "–" : windowText(s.stint?.closes_lap, w.closesLaps, w.closesMs, "closed", "no limit"));
   let windowState = "";
   const hasRule = w.opensLaps !== null || w.opensMs !== null || w.closesLaps !== null || w.closesMs !== null;
   if (s.pit.in_pit) windowState = "in the pit";
@@ -258,13 +259,13 @@ function tick() {
   setCall(callFor(s, state, now));
 }
 
-function windowText(lap, laps, ms, past) {
+function windowText(lap, laps, ms, past, none) {
   const parts = [];
   if (lap !== null && lap !== undefined) {
     parts.push(laps > 0 ? `lap ${lap} (in ${laps})` : `lap ${lap} (${past})`);
   }
   if (ms !== null) parts.push(ms > 0 ? `in ${clockTime(ms)}` : past);
-  return parts.join(" · ") || "no rule";
+  return parts.join(" · ") || none;
 }
 
 function setText(id, text) {
@@ -308,7 +309,8 @@ function speak(text) {
 }
 
 function renderSound() {
-  $("sound").textContent = sound ? "Voice on" : "Voice off";
+  $("sound").textContent = sound ? "Voice" : "Muted";
+  $("sound").title = sound ? "Voice on: tap to mute" : "Voice off: tap to speak the calls";
   $("sound").setAttribute("aria-pressed", String(sound));
 }
 $("sound").addEventListener("click", () => {
