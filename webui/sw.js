@@ -16,6 +16,7 @@ const SHELL = [
   "/js/api.js", "/js/banner.js", "/js/board.js", "/js/clock.js", "/js/control.js",
   "/js/driver.js", "/js/format.js", "/js/home.js", "/js/live.js", "/js/pwa.js",
   "/js/pits.js", "/js/race.js", "/js/results.js", "/js/storage.js", "/js/team.js", "/js/tv.js",
+  "/js/wakelock.js",
   "/vendor/uplot/uPlot.esm.js", "/vendor/uplot/uPlot.min.css",
   "/icons/icon.svg", "/icons/icon-192.png", "/icons/icon-512.png",
 ];

@@ -9,6 +9,7 @@ import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
 import { lightsTimer, raceBest, startLights } from "./race.js";
 import { load, persistent, save } from "./storage.js";
+import { keepAwake, keepAwakeWhile } from "./wakelock.js";
 
 const KEY = "pitwall.driver.choice"; // {"key": "lane"|"car", "n": 3}
 const SOUND = "pitwall.driver.sound";
@@ -136,18 +137,7 @@ $("sound").addEventListener("click", () => {
 });
 renderSound();
 
-// --- keep the screen on ------------------------------------------------------------------
-let wakeLock = null;
-async function keepAwake() {
-  if (!("wakeLock" in navigator) || wakeLock || document.visibilityState !== "visible") return;
-  try {
-    wakeLock = await navigator.wakeLock.request("screen");
-    wakeLock.addEventListener("release", () => { wakeLock = null; });
-  } catch {
-    wakeLock = null; // refused (battery saver, no user gesture): the screen may sleep
-  }
-}
-document.addEventListener("visibilitychange", () => choice && keepAwake());
+keepAwakeWhile(() => choice);
 
 // --- live ---------------------------------------------------------------------------------
 link.addEventListener("state", render);

@@ -9,6 +9,7 @@ import { clockTime, entrantLabel, esc, lapTime, PACE_TEXT, seconds } from "./for
 import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
 import { load, persistent, save } from "./storage.js";
+import { keepAwake, keepAwakeWhile } from "./wakelock.js";
 
 const KEY = "pitwall.team.choice"; // the team's entrant number
 const SOUND = "pitwall.team.sound";
@@ -322,18 +323,7 @@ $("sound").addEventListener("click", () => {
 });
 renderSound();
 
-// --- keep the screen on --------------------------------------------------------------------
-let wakeLock = null;
-async function keepAwake() {
-  if (!("wakeLock" in navigator) || wakeLock || document.visibilityState !== "visible") return;
-  try {
-    wakeLock = await navigator.wakeLock.request("screen");
-    wakeLock.addEventListener("release", () => { wakeLock = null; });
-  } catch {
-    wakeLock = null; // refused (battery saver, no user gesture): the screen may sleep
-  }
-}
-document.addEventListener("visibilitychange", () => choice !== null && keepAwake());
+keepAwakeWhile(() => choice !== null);
 
 // --- live ------------------------------------------------------------------------------------
 link.addEventListener("state", () => {
