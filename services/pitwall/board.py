@@ -10,11 +10,11 @@ Rendering is the pure function ``render(state, width)``.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from pitwall import contract
 from pitwall.settings import Settings
+from pitwall.timefmt import seconds
 
 ONCE_TIMEOUT_S = 5.0
 CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen
@@ -32,12 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # ---------------------------------------------------------------- rendering (pure)
 def secs(ms: float | None) -> str:
-    """A lap or gap time in seconds with 3 decimals, truncated like timing displays do:
-    a lap of 4.5129 s shows 4.512, never a faster-looking rounded 4.513."""
-    if ms is None:
-        return "-"
-    whole = math.floor(ms)  # integer maths from here: no float rounding in the digits
-    return f"{whole // 1000}.{whole % 1000:03d}"
+    """Seconds as the board shows them ("-" for none): see pitwall.timefmt."""
+    return seconds(ms, none="-")
 
 
 def clock(ns: int) -> str:

@@ -90,11 +90,21 @@ def test_a_race_through_the_api_scores_to_the_nanosecond(stack, director, public
     results = public.get(f"/api/races/{race_id}/results.json").json()
     assert results["standings"] == standings and results["race"]["id"] == race_id
     r = public.get(f"/api/races/{race_id}/results.csv")
-    assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"  # once, not twice
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert [(int(x["position"]), x["driver"], int(x["laps"]), int(x["last_t_ns"]))
-            for x in rows] == [(1, "Ann", 3, car1[3]), (2, "Bob", 3, car2[2])]
-    assert rows[0]["finished"] == "true" and rows[0]["gap_ms"] == ""
+    assert [(int(x["position"]), x["car"], x["driver"], int(x["laps"]), int(x["last_t_ns"]))
+            for x in rows] == [(1, "1", "Ann", 3, car1[3]), (2, "2", "Bob", 3, car2[2])]
+    assert rows[0]["finished"] == "true" and rows[0]["gap_s"] == ""
+    best_ms = (car1[3] - car1[2]) // 1_000_000  # whole milliseconds, truncated
+    assert rows[0]["best_s"] == f"{best_ms // 1000}.{best_ms % 1000:03d}"
+    r = public.get(f"/api/races/{race_id}/laps.csv")
+    laps_rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert sorted((x["car"], x["lap"], x["driver"]) for x in laps_rows) == [
+        ("1", "1", "Ann"), ("1", "2", "Ann"), ("1", "3", "Ann"),
+        ("2", "1", "Bob"), ("2", "2", "Bob"), ("2", "3", "Bob")]
+    first_ms = (car1[0] - green) // 1_000_000
+    assert laps_rows[0]["race_time_s"] == laps_rows[0]["lap_s"] == \
+        f"{first_ms // 1000}.{first_ms % 1000:03d}"
 
     listed = public.get("/api/races", params={"limit": 1}).json()
     assert listed[0]["id"] == race_id and listed[0]["phase"] == "finished"

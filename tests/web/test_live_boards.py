@@ -91,6 +91,11 @@ def test_tv_board_and_driver_view_follow_the_race(web, open_page):
         cells = grid.nth(n).locator("td")
         expect(cells).to_have_text([lap_text(LAPS[1][n]), lap_text(LAPS[2][n])])
     assert results.get_attribute("#csv", "href") == f"/api/races/{race_id}/results.csv"
+    laps_csv = results.locator("#laps-csv")
+    expect(laps_csv).to_be_visible()
+    assert laps_csv.get_attribute("href") == f"/api/races/{race_id}/laps.csv"
+    assert results.request.get(f"{results.url.split('/results')[0]}/api/races/{race_id}"
+                               f"/laps.csv").text().count("\n") == 1 + 3 * 2
     screenshot(results, "results-1280")
 
 

@@ -57,6 +57,9 @@ async function showRace(id) {
   $("csv").hidden = false;
   $("csv").href = `/api/races/${id}/results.csv`;
   $("csv").setAttribute("download", `race-${id}.csv`);
+  $("laps-csv").hidden = false;
+  $("laps-csv").href = `/api/races/${id}/laps.csv`;
+  $("laps-csv").setAttribute("download", `race-${id}-laps.csv`);
   let detail;
   let laps;
   let drivers;

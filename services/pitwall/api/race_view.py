@@ -18,6 +18,7 @@ from pitwall.core import MS, SECOND, Kind, Race, pace, strategy
 from pitwall.laps import store
 from pitwall.laps.publish import pit_rules_view, state_payload
 from pitwall.laps.service import boot_id
+from pitwall.timefmt import seconds
 
 CURRENT_BOOT = boot_id()
 
@@ -259,9 +260,33 @@ class Scored:
         return Results(race=summary(self.row), standings=self.standings())
 
     def results_csv(self) -> str:
-        columns = ["position", "entrant", "driver", "laps", "best_ms", "last_ms", "gap_ms",
-                   "gap_laps", "finished", "jump_start", "last_t_ns"]
-        return _csv(columns, self.standings())
+        """One row per entrant, times in seconds (to the millisecond), the car or lane."""
+        key = self.race.config.entrant
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["position", key, "driver", "laps", "best_s", "last_s", "gap_s",
+                         "gap_laps", "finished", "jump_start", "penalty_s", "last_t_ns"])
+        for s in self.standings():
+            writer.writerow([s.position, s.entrant, _cell(s.driver), s.laps,
+                             seconds(s.best_ms), seconds(s.last_ms), seconds(s.gap_ms),
+                             s.gap_laps, _cell(s.finished), _cell(s.jump_start),
+                             seconds(s.penalty_ms) if s.penalty_ms else "",
+                             _cell(s.last_t_ns)])
+        return out.getvalue()
+
+    def laps_csv(self) -> str:
+        """Every counted lap in time order: lap, car or lane, driver, lap time, race time."""
+        key = self.race.config.entrant
+        green = self.race.plan.green_ns if self.race.plan else None
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["lap", key, "driver", "lap_s", "race_time_s", "neutralised",
+                         "pass_id"])
+        for lap in self.laps():
+            writer.writerow([lap.lap, lap.entrant, _cell(lap.driver), seconds(lap.lap_ms),
+                             "" if green is None else seconds((lap.t_ns - green) / 1e6),
+                             _cell(lap.neutralised), lap.pass_id])
+        return out.getvalue()
 
 
 class NotEndurance(LookupError):

@@ -91,8 +91,19 @@ def results_json(state: State, race_id: RowId) -> Results:
 def results_csv(state: State, race_id: RowId) -> Response[str]:
     with state.db.connection_context():
         text = _scored(state, race_id).results_csv()
-    return Response(text, media_type="text/csv; charset=utf-8", headers={
+    # Litestar adds "; charset=utf-8" to text types itself.
+    return Response(text, media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="race-{race_id}.csv"'})
+
+
+@get("/api/races/{race_id:int}/laps.csv", operation_id="raceLapsCsv",
+     summary="Every counted lap of a race (CSV, in time order)", sync_to_thread=True,
+     media_type="text/csv", tags=["races"])
+def laps_csv(state: State, race_id: RowId) -> Response[str]:
+    with state.db.connection_context():
+        text = _scored(state, race_id).laps_csv()
+    return Response(text, media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="race-{race_id}-laps.csv"'})
 
 
 def _endurance(state: State, race_id: int, read: str):
@@ -137,4 +148,4 @@ def race_projection(state: State, race_id: RowId) -> list[ProjectedRow]:
 
 
 route_handlers = [list_races, current_race, get_race, race_laps, race_passes, results_json,
-                  results_csv, race_stints, race_stints_csv, race_karts, race_projection]
+                  results_csv, laps_csv, race_stints, race_stints_csv, race_karts, race_projection]
