@@ -16,6 +16,7 @@ from litestar.params import Parameter, PathParameter
 
 from pitwall import contract
 from pitwall.api.race_view import _cell
+from pitwall.api.races import csv_download
 from pitwall.core import Kind, Race, heats
 from pitwall.laps import store
 from pitwall.laps.heats import Event, finished_at
@@ -65,7 +66,7 @@ def _runs(race: Race, event: Event, heat: int) -> list[heats.HeatRun]:
     if race.plan is None:
         return []
     end = finished_at(race) or race.ends_ns(race.last_event_ns())
-    slots = {g.lane: (i, g.driver) for i, g in enumerate(event.grid(heat))}
+    slots = {g.lane: g.driver for g in event.grid(heat)}
     lanes = {lane: n for n, lane in enumerate(event.lanes)}
     crossings: dict[int, list[int]] = {lane: [] for lane in slots}
     for o in race.outcomes.values():
@@ -75,7 +76,7 @@ def _runs(race: Race, event: Event, heat: int) -> list[heats.HeatRun]:
     return [heats.HeatRun(driver=event.drivers.index(driver), lane=lanes[lane],
                           start_ns=race.plan.green_ns, end_ns=end,
                           crossings=tuple(sorted(crossings[lane])), best_ns=best.get(lane))
-            for lane, (_, driver) in slots.items()]
+            for lane, driver in slots.items()]
 
 
 def view(row: store.HeatEventRow) -> EventView:
@@ -144,8 +145,7 @@ def event_csv(state: State, event_id: RowId) -> Response[str]:
         writer.writerow([r.position, _cell(r.driver), f"{r.total:.3f}",
                          "" if r.best_ms is None else f"{r.best_ms / 1000:.3f}",
                          *("" if x is None else f"{x:.3f}" for x in r.heats)])
-    return Response(out.getvalue(), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="event-{event_id}.csv"'})
+    return csv_download(out.getvalue(), f"event-{event_id}.csv")
 
 
 route_handlers = [list_events, get_event, event_csv]

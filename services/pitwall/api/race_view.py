@@ -214,12 +214,11 @@ class Scored:
     def endurance(self):
         end = self.race.endurance
         if end is None:
-            what = "an endurance race" if self.race.config.mode == "endurance" else \
-                f"a {self.race.config.mode} race"
-            raise NotEndurance(f"race {self.row.id} is {what} that has not started: no "
-                               f"stints" if self.race.config.mode == "endurance" else
-                               f"race {self.row.id} is {what}: stints, karts and the "
-                               f"projection are for endurance races")
+            mode = self.race.config.mode
+            raise NotEndurance(
+                f"race {self.row.id} is an endurance race that has not started: no stints"
+                if mode == "endurance" else f"race {self.row.id} is a {mode} race: stints, "
+                "karts and the projection are for endurance races")
         return end
 
     def stints(self) -> list[StintRow]:

@@ -26,6 +26,12 @@ from pitwall.api.race_view import (
 RowId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="database id")]
 
 
+def csv_download(text: str, filename: str) -> Response[str]:
+    # Litestar adds "; charset=utf-8" to text types itself.
+    return Response(text, media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 def _scored(state: State, race_id: int) -> race_view.Scored:
     row = race_view.get_race(race_id)
     if row is None:
@@ -91,9 +97,7 @@ def results_json(state: State, race_id: RowId) -> Results:
 def results_csv(state: State, race_id: RowId) -> Response[str]:
     with state.db.connection_context():
         text = _scored(state, race_id).results_csv()
-    # Litestar adds "; charset=utf-8" to text types itself.
-    return Response(text, media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="race-{race_id}.csv"'})
+    return csv_download(text, f"race-{race_id}.csv")
 
 
 @get("/api/races/{race_id:int}/laps.csv", operation_id="raceLapsCsv",
@@ -102,8 +106,7 @@ def results_csv(state: State, race_id: RowId) -> Response[str]:
 def laps_csv(state: State, race_id: RowId) -> Response[str]:
     with state.db.connection_context():
         text = _scored(state, race_id).laps_csv()
-    return Response(text, media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="race-{race_id}-laps.csv"'})
+    return csv_download(text, f"race-{race_id}-laps.csv")
 
 
 def _endurance(state: State, race_id: int, read: str):
@@ -127,8 +130,7 @@ def race_stints(state: State, race_id: RowId) -> list[StintRow]:
 def race_stints_csv(state: State, race_id: RowId) -> Response[str]:
     with state.db.connection_context():
         text = _endurance(state, race_id, "stints_csv")
-    return Response(text, media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="race-{race_id}-stints.csv"'})
+    return csv_download(text, f"race-{race_id}-stints.csv")
 
 
 @get("/api/races/{race_id:int}/karts", operation_id="raceKarts",

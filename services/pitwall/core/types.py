@@ -212,12 +212,6 @@ class RaceConfig:
         return self.mode == "endurance" and self.entrant == "car" and (
             bool(self.spare_karts) or any(e.kart is not None for e in self.entrants))
 
-    def pit_sensor(self, lane: int) -> PitSensor | None:
-        for s in self.pit_sensors:
-            if s.lane == lane:
-                return s
-        return None
-
 
 @dataclass(frozen=True, slots=True)
 class StartPlan:

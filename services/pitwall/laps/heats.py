@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pitwall import contract
-from pitwall.core import MS, SECOND, ControlKind, Entrant, Race, RaceConfig, RaceError, heats
+from pitwall.core import SECOND, ControlKind, Race, RaceConfig, RaceError, heats
 from pitwall.laps import store
 
 if TYPE_CHECKING:
@@ -44,16 +44,16 @@ class Event:
         return [self.drivers[d] for d in heats.sitting_out(self.plan[heat - 1],
                                                            len(self.drivers))]
 
-    def config(self, heat: int, defaults) -> RaceConfig:
-        name = f"{self.row.name or 'Heats'} - heat {heat}/{len(self.plan)}"
-        return RaceConfig(
-            mode="timed", duration_ns=self.row.duration_s * SECOND, entrant="lane",
-            min_lap_ns=self.row.min_lap_ms * MS, first_crossing=defaults.first_crossing,
-            entrants=tuple(Entrant(g.lane, g.driver) for g in self.grid(heat)),
-            yellow_grace_ns=defaults.yellow_grace_ms * MS, yellow_clock=defaults.yellow_clock,
-            name=name, jump_start_penalty=defaults.jump_start_penalty,
-            jump_start_penalty_ns=defaults.jump_start_penalty_ms * MS,
-            green_countdown_ns=defaults.green_countdown_ms * MS)
+    def config(self, heat: int, settings) -> RaceConfig:
+        """Heat ``heat`` as the timed race, keyed by lane, that any setup would give."""
+        from pitwall.laps.commands import config_from_setup
+
+        return config_from_setup(contract.Setup(
+            mode="timed", duration_s=self.row.duration_s, entrant="lane",
+            min_lap_ms=self.row.min_lap_ms,
+            name=f"{self.row.name or 'Heats'} - heat {heat}/{len(self.plan)}",
+            entrants=[contract.EntrantSpec(lane=g.lane, driver=g.driver)
+                      for g in self.grid(heat)]), settings)
 
 
 def event_of(race_id: int | None) -> tuple[Event, int] | None:
@@ -109,7 +109,7 @@ class HeatRunner:
 
     def _set_up(self, event: Event, heat: int, now: int) -> None:
         svc = self.service
-        config = event.config(heat, svc.settings.race)
+        config = event.config(heat, svc.settings)
         svc.commands.replace_race(config, now, event=event.row.id, heat=heat)
         log.info("heat %d of %d of event %s set up", heat, len(event.plan), event.row.id)
 

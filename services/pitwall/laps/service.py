@@ -230,6 +230,8 @@ class LapService:
 
     def run_heats(self) -> None:
         """Heat rotation: finish a heat at its time, start the next after the pause."""
+        if self.heats.current() is None:
+            return  # not a heat: no transaction on every turn of the loop
         try:
             with self.db.atomic():
                 changed = self.heats.tick(self.clock())
