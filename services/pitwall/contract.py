@@ -32,6 +32,7 @@ Phase = Literal["idle", "ready", "starting", "running", "finishing", "finished",
 Flag = Literal["none", "green", "yellow", "red", "chequered"]
 Mode = Literal["practice", "qualifying", "laps", "timed", "endurance"]
 PaceTag = Literal["good", "bad", "unknown"]
+RecordMark = Literal["track", "pb"]
 DriverChangeRule = Literal["free", "every_stop"]
 EntrantKey = Literal["car", "lane"]
 FirstCrossing = Literal["counts", "starts"]
@@ -101,6 +102,7 @@ class Pass(_Inbound, kw_only=True):
 
 # ---------------------------------------------------------------- race/command
 Name = Annotated[str, Meta(max_length=60)]
+CarClass = Annotated[str, Meta(max_length=40)]
 
 
 class EntrantSpec(_Inbound, kw_only=True):
@@ -141,6 +143,7 @@ class Setup(_Command, tag="setup", kw_only=True):
     first_crossing: FirstCrossing | None = None
     name: Annotated[str, Meta(max_length=80)] = ""
     entrants: Annotated[list[EntrantSpec], Meta(max_length=64)] = []
+    car_class: CarClass = ""  # records are kept per car class ("": the club keeps none)
     # Endurance only.
     pit: PitRulesSpec | None = None
     spare_karts: Annotated[list[CarId], Meta(max_length=64)] = []
@@ -158,6 +161,7 @@ class Heats(_Command, tag="heats", kw_only=True):
     duration_s: Annotated[int, Meta(ge=10, le=24 * 3600)]
     pause_s: Annotated[int, Meta(ge=0, le=3600)] = 30
     min_lap_ms: Annotated[int, Meta(ge=0, le=3_600_000)] | None = None
+    car_class: CarClass = ""
 
 
 class Start(_Command, tag="start", kw_only=True):
@@ -295,6 +299,9 @@ class Standing(_Outbound, kw_only=True):
     pit: PitNow | None = None
     pace: PaceTag | None = None
     projected: int | None = None  # position once every team has served its required stops
+    # This entrant's best lap of this race beats the track record ("track") or the
+    # driver's personal best ("pb") that stood before the race (docs/club.md, records).
+    record: RecordMark | None = None
 
 
 class StintNow(_Outbound, kw_only=True):
@@ -349,6 +356,14 @@ class Penalty(_Outbound, kw_only=True):
     penalty_ms: float
 
 
+class TrackRecord(_Outbound, kw_only=True):
+    """The track record (in the race's car class) that stood when the race was set up."""
+
+    driver: str
+    lap_ms: float
+    race_id: int
+
+
 class GridSlot(_Outbound, kw_only=True):
     lane: int
     driver: str
@@ -400,6 +415,8 @@ class RaceState(_Outbound, kw_only=True):
     penalties: list[Penalty] = []
     good_kart: float | None = None  # kart pool: chance the next kart out is a good one
     event: HeatEventState | None = None  # heat rotation: this race is one of its heats
+    car_class: str = ""
+    track_record: TrackRecord | None = None  # null: no record in this class yet
 
 
 # ---------------------------------------------------------------- lights/state

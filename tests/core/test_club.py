@@ -90,3 +90,22 @@ def test_records_and_judging_a_new_lap():
     assert records.judge(records.RecordLap("Ann", 4420 * 10**6, 3, 1), r) == "pb"
     assert records.judge(records.RecordLap("Ann", 4460 * 10**6, 3, 1), r) is None
     assert records.judge(records.RecordLap("Bob", 4400 * 10**6, 3, 1), r) is None  # tie: older
+
+
+def test_race_marks_track_record_for_the_fastest_and_pb_for_the_others():
+    ms = 10**6
+    before = records.records([records.RecordLap("Ann", 4500 * ms, 1, 0),
+                              records.RecordLap("Bob", 4800 * ms, 1, 0),
+                              records.RecordLap("Cy", 4900 * ms, 1, 0),
+                              records.RecordLap("Ann", 6000 * ms, 1, 0, car_class="GT")])
+    bests = [(1, "Ann", 4600 * ms), (2, "Bob", 4400 * ms), (3, "Cy", 4700 * ms),
+             (4, "Dee", 4300 * ms), (5, "Eve", None)]
+    # Dee's 4.3 is the fastest and beats Ann's record; Dee has no best to beat: only "track".
+    # Bob beats the record too but not the race's fastest: a personal best.
+    assert records.marks(before, "", bests) == {4: "track", 2: "pb", 3: "pb"}
+    # Per class: in GT only Ann has a best, and the GT record is hers.
+    assert records.marks(before, "GT", bests) == {4: "track", 1: "pb"}
+    assert records.marks(before, "GT", [(1, "Ann", 6100 * ms)]) == {}
+    # A new track (no record yet) or a newcomer: nothing to announce.
+    assert records.marks(records.records([]), "", bests) == {}
+    assert records.marks(before, "", [(1, "Ann", 4500 * ms)]) == {}  # a tie beats nothing

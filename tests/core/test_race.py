@@ -121,6 +121,24 @@ def test_leader_finishes_then_everyone_on_their_next_crossing():
     assert race.phase_at(23 * S) == "finished"  # all who started took the flag
 
 
+def test_director_finish_classifies_everyone_who_started_as_finished():
+    race = started(mode="laps", laps=20, entrant="car", entrants=(
+        Entrant(1, "Ann"), Entrant(2, "Bob"), Entrant(3, "Cy")))
+    feed(race, [(14.0, 1, 1), (14.5, 2, 2), (18.0, 1, 1)])
+    assert table(race) == [(1, 1, 2, False), (2, 2, 1, False), (3, 3, 0, False)]
+    race.control(ControlKind.FINISH, 19 * S)
+    assert race.phase_at(19 * S) == "finished"
+    # Where they stand when the director ends it; a car that never crossed did not start.
+    assert table(race) == [(1, 1, 2, True), (2, 2, 1, True), (3, 3, 0, False)]
+
+
+def test_aborted_race_classifies_nobody_as_finished():
+    race = started(mode="laps", laps=20, entrant="car", entrants=(Entrant(1, "Ann"),))
+    feed(race, [(14.0, 1, 1)])
+    race.control(ControlKind.ABORT, 15 * S)
+    assert table(race) == [(1, 1, 1, False)]
+
+
 def test_lapped_car_finishes_with_fewer_laps_on_its_next_crossing():
     race = started(mode="laps", laps=3, entrant="lane")
     feed(race, [(13, 1, None), (16, 1, None), (17, 2, None), (19, 1, None), (24, 2, None)])

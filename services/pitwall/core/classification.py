@@ -24,9 +24,11 @@ def _best_lap_key(e: EntrantScore):
 
 
 def classify(config: RaceConfig, entrants: list[EntrantScore],
-             extra_penalty_ns: dict[int, int] | None = None) -> list[Standing]:
+             extra_penalty_ns: dict[int, int] | None = None,
+             ended: bool = False) -> list[Standing]:
     """``extra_penalty_ns``: time added per entrant besides a jump start's (endurance: the
-    director's confirmed pit-rule penalties)."""
+    director's confirmed pit-rule penalties). ``ended``: the director finished the race:
+    everyone who started is classified as finished where they stand (not aborted)."""
     by_best = config.ranked_by_best_lap
     extra = extra_penalty_ns or {}
     # Penalty time changes the order of races only; best-lap sessions just show the mark.
@@ -40,7 +42,7 @@ def classify(config: RaceConfig, entrants: list[EntrantScore],
         rows.append(Standing(
             position=position, entrant=e.key, driver=e.driver, laps=e.laps,
             last_ns=e.last_ns, best_ns=e.best_ns, gap_ns=gap_ns, gap_laps=gap_laps,
-            finished=e.finished,
+            finished=e.finished or (ended and e.started),
             last_t_ns=e.crossing_t[-1] if e.crossing_t else None,
             jump_start=e.jump_start,
             penalty=config.jump_start_penalty if e.jump_start else "none",

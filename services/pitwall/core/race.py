@@ -204,7 +204,9 @@ class Race:
     def standings(self) -> list[Standing]:
         end = self._scorer.endurance
         extra = None if end is None else {k: end.penalty_ns(k) for k in self._scorer.entrants}
-        return classify(self.config, list(self._scorer.entrants.values()), extra)
+        s = self._scorer
+        return classify(self.config, list(s.entrants.values()), extra,
+                        ended=s.ended_at is not None and not s.aborted)
 
     @property
     def endurance(self) -> Endurance | None:

@@ -51,3 +51,28 @@ def judge(lap: RecordLap, before: Records) -> str | None:
     if _better(lap, before.personal.get((lap.driver, lap.car_class))):
         return "pb"
     return None
+
+
+def marks(before: Records, car_class: str, bests: Iterable[tuple[int, str, int | None]]
+          ) -> dict[int, str]:
+    """What each entrant's best lap of a race is against the records that stood before it.
+
+    ``bests``: (entrant, driver, best lap in ns or None) in classification order. The
+    race's fastest lap, if it beats the track record, is "track"; any other driver's best
+    that beats their personal best is "pb". A record or a best needs one to beat: on a
+    new track, or for a driver's first race, the first laps set them quietly.
+    """
+    out: dict[int, str] = {}
+    timed = [(best, n, entrant, driver)
+             for n, (entrant, driver, best) in enumerate(bests) if best is not None]
+    if not timed:
+        return out
+    fastest = min(timed)
+    record = before.track.get(car_class)
+    if record is not None and fastest[0] < record.lap_ns:
+        out[fastest[2]] = "track"
+    for best, _, entrant, driver in timed:
+        pb = before.personal.get((driver, car_class)) if driver else None
+        if entrant not in out and pb is not None and best < pb.lap_ns:
+            out[entrant] = "pb"
+    return out

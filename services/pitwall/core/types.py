@@ -141,6 +141,7 @@ class RaceConfig:
     yellow_grace_ns: int = 2000 * MS
     yellow_clock: str = "runs"  # runs | paused
     name: str = ""
+    car_class: str = ""  # records are kept per car class ("": the club keeps none)
     # What a jump start costs: "warning" (marked only), "time" (jump_start_penalty_ns added
     # to the race time), "stop_go" (a stop that long to serve; unserved at the flag it is
     # added as time), "restart" (the start is void: back to ready, lights again).

@@ -133,7 +133,7 @@ class CommandHandler:
         if svc.race is not None and svc.race.phase_at(now) == "ready":
             store.set_phase(svc.race_id, "aborted")  # replaced before it started
         row = store.create_race(config, svc.boot_id, event, heat)
-        svc.race, svc.race_id = Race(config), row.id
+        svc.set_race(Race(config), row.id)
 
     def start_race(self, now: int) -> None:
         """The lights: five reds, a random hold, green."""
@@ -211,6 +211,7 @@ def config_from_setup(cmd: contract.Setup, settings) -> RaceConfig:
         yellow_grace_ns=defaults.yellow_grace_ms * MS,
         yellow_clock=defaults.yellow_clock,
         name=cmd.name,
+        car_class=cmd.car_class.strip(),
         jump_start_penalty=defaults.jump_start_penalty,
         jump_start_penalty_ns=defaults.jump_start_penalty_ms * MS,
         green_countdown_ns=defaults.green_countdown_ms * MS,

@@ -50,7 +50,7 @@ class Event:
 
         return config_from_setup(contract.Setup(
             mode="timed", duration_s=self.row.duration_s, entrant="lane",
-            min_lap_ms=self.row.min_lap_ms,
+            min_lap_ms=self.row.min_lap_ms, car_class=self.row.car_class,
             name=f"{self.row.name or 'Heats'} - heat {heat}/{len(self.plan)}",
             entrants=[contract.EntrantSpec(lane=g.lane, driver=g.driver)
                       for g in self.grid(heat)]), settings)
@@ -104,7 +104,8 @@ class HeatRunner:
         row = store.HeatEventRow.create(
             name=cmd.name, created_at=time.time(),
             drivers=json.dumps([d.strip() for d in cmd.drivers]), lanes=json.dumps(lanes),
-            duration_s=cmd.duration_s, pause_s=cmd.pause_s, min_lap_ms=min_lap)
+            duration_s=cmd.duration_s, pause_s=cmd.pause_s, min_lap_ms=min_lap,
+            car_class=cmd.car_class)
         self._set_up(Event(row), 1, now)
 
     def _set_up(self, event: Event, heat: int, now: int) -> None:

@@ -5,17 +5,22 @@ from __future__ import annotations
 import msgspec
 
 from pitwall import contract
-from pitwall.core import MS, SECOND, Race, strategy
+from pitwall.core import MS, SECOND, Race, records, strategy
 from pitwall.core.endurance import Endurance
 
 
 def state_payload(race: Race | None, race_id: int | None, now_ns: int,
-                  event: contract.HeatEventState | None = None) -> contract.RaceState:
+                  event: contract.HeatEventState | None = None,
+                  before: records.Records | None = None) -> contract.RaceState:
+    """``before``: the records that stood when the race was set up (None: not kept)."""
     if race is None:
         return contract.RaceState(race_id=None, phase="idle", now_ns=now_ns)
     cfg = race.config
     plan = race.live_plan
     core_standings = race.standings()
+    held = None if before is None else before.track.get(cfg.car_class)
+    marks = {} if before is None or cfg.mode == "endurance" else records.marks(
+        before, cfg.car_class, ((s.entrant, s.driver, s.best_ns) for s in core_standings))
     standings = [
         contract.Standing(
             position=s.position, entrant=s.entrant, driver=s.driver, laps=s.laps,
@@ -23,7 +28,8 @@ def state_payload(race: Race | None, race_id: int | None, now_ns: int,
             gap_ms=contract.ms(s.gap_ns),
             gap_laps=s.gap_laps, finished=s.finished, last_t_ns=s.last_t_ns,
             jump_start=s.jump_start, penalty=s.penalty,
-            penalty_ms=contract.ms(s.penalty_ns), penalty_open=s.penalty_open)
+            penalty_ms=contract.ms(s.penalty_ns), penalty_open=s.penalty_open,
+            record=marks.get(s.entrant))
         for s in core_standings
     ]
     end = race.endurance
@@ -52,6 +58,9 @@ def state_payload(race: Race | None, race_id: int | None, now_ns: int,
         standings=standings,
         pit_rules=pit_rules_view(cfg.pit) if cfg.mode == "endurance" else None,
         event=event,
+        car_class=cfg.car_class,
+        track_record=None if held is None else contract.TrackRecord(
+            driver=held.driver, lap_ms=contract.ms(held.lap_ns), race_id=held.race_id),
         **extra,
     )
 

@@ -28,6 +28,7 @@ from paho.mqtt.client import MQTTMessage
 from pitwall import contract, memory
 from pitwall.bus import Bus
 from pitwall.core import ControlKind, Crossing, Kind, Outcome, Race
+from pitwall.core.records import Records, records
 from pitwall.laps import store
 from pitwall.laps.commands import CommandHandler
 from pitwall.laps.heats import HeatRunner
@@ -66,6 +67,7 @@ class LapService:
         self.inbox: list[MQTTMessage] = []  # filled by bus.poll(), in this thread
         self.race: Race | None = None
         self.race_id: int | None = None
+        self.records: Records | None = None  # those that stood when the race was set up
         self.commands = CommandHandler(self, rng or random.Random())
         self.heats = HeatRunner(self)
         self._stop = threading.Event()
@@ -82,7 +84,7 @@ class LapService:
             self.race = self.race_id = None
             return
         config, plan, controls, crossings = store.load_race_logs(row)
-        self.race, self.race_id = Race(config, plan, controls, crossings), row.id
+        self.set_race(Race(config, plan, controls, crossings), row.id)
         if row.phase not in ("finished", "aborted") and row.boot_id != self.boot_id \
                 and plan is not None:
             # Monotonic stamps restart at boot: this race's clock cannot go on.
@@ -94,6 +96,11 @@ class LapService:
         self._cache_phase()
         log.info("restored race %s (%s, %d passes)", row.id, self.race.phase_at(self.clock()),
                  len(crossings))
+
+    def set_race(self, race: Race, race_id: int) -> None:
+        """Take up ``race``, with the records it races against (all races but itself)."""
+        self.race, self.race_id = race, race_id
+        self.records = records(store.record_laps(exclude_race=race_id))
 
     def start(self, wait: float | None = 10.0) -> None:
         self.restore()
@@ -251,7 +258,8 @@ class LapService:
         """
         now = self.clock()
         if force or not throttle or now - self._state_sent_ns >= STATE_INTERVAL_NS:
-            state = state_payload(self.race, self.race_id, now, self.heats.state(now))
+            state = state_payload(self.race, self.race_id, now, self.heats.state(now),
+                                  self.records)
             # now_ns changes every time: compare without it.
             key = contract.encode(msgspec.structs.replace(state, now_ns=0))
             if force or key != self._published_state:

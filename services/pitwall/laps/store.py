@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from peewee import (
+    JOIN,
     BigIntegerField,
     BooleanField,
     CharField,
@@ -29,6 +30,7 @@ from peewee import (
     Query,
     SqliteDatabase,
     TextField,
+    fn,
 )
 from playhouse.db_url import connect
 
@@ -41,6 +43,7 @@ from pitwall.core import (
     RaceConfig,
     StartPlan,
 )
+from pitwall.core.records import RecordLap
 from pitwall.core.types import PaceRules, PitRules, PitSensor
 
 
@@ -74,6 +77,7 @@ class HeatEventRow(BaseModel):
     duration_s = IntegerField()
     pause_s = IntegerField()
     min_lap_ms = IntegerField()
+    car_class = CharField(default="")
 
     class Meta:
         table_name = "heat_event"
@@ -160,7 +164,7 @@ def migrate(db: Database) -> None:
     migrator = SchemaMigrator.from_database(db)
     steps = []
     for model, names in ((ControlRow, ("entrant", "value")), (PassRow, ("corrected_ns",)),
-                         (RaceRow, ("event", "heat"))):
+                         (RaceRow, ("event", "heat")), (HeatEventRow, ("car_class",))):
         table = model._meta.table_name
         have = {c.name for c in db.get_columns(table)}
         steps += [migrator.add_column(table, name, getattr(model, name))
@@ -176,7 +180,7 @@ def config_to_json(cfg: RaceConfig) -> str:
         "mode": cfg.mode, "laps": cfg.laps, "duration_ns": cfg.duration_ns,
         "entrant": cfg.entrant, "min_lap_ns": cfg.min_lap_ns,
         "first_crossing": cfg.first_crossing, "yellow_grace_ns": cfg.yellow_grace_ns,
-        "yellow_clock": cfg.yellow_clock, "name": cfg.name,
+        "yellow_clock": cfg.yellow_clock, "name": cfg.name, "car_class": cfg.car_class,
         "jump_start_penalty": cfg.jump_start_penalty,
         "jump_start_penalty_ns": cfg.jump_start_penalty_ns,
         "green_countdown_ns": cfg.green_countdown_ns,
@@ -324,3 +328,34 @@ def load_race_logs(row: RaceRow):
 def laps_of(race_id: int) -> list[LapRow]:
     return list(LapRow.select().where(LapRow.race == race_id)
                 .order_by(LapRow.t_ns, LapRow.id))
+
+
+def record_laps(exclude_race: int | None = None) -> list[RecordLap]:
+    """Each driver's best lap of every stored race that can hold a record.
+
+    Not eligible: aborted races, endurance races (a team's laps belong to several
+    drivers), laps under a flag, and laps ending at a crossing the director added or
+    re-timed (a hand-given time is not a measured one). One query, grouped per race and
+    entrant, so it stays quick with years of laps.
+    """
+    best = fn.MIN(LapRow.lap_ns)
+    rows = (LapRow.select(LapRow.race, LapRow.entrant, best.alias("best"))
+            .join(PassRow, JOIN.INNER, on=(LapRow.passing == PassRow.id))
+            .switch(LapRow).join(RaceRow, JOIN.INNER, on=(LapRow.race == RaceRow.id))
+            .where(~LapRow.neutralised, PassRow.source != "manual",
+                   PassRow.corrected_ns.is_null(), RaceRow.phase != "aborted",
+                   RaceRow.id != (exclude_race or 0))
+            .group_by(LapRow.race, LapRow.entrant).namedtuples())
+    rows = list(rows)
+    configs = {race.id: config_from_json(race.config) for race in
+               RaceRow.select(RaceRow.id, RaceRow.config)
+               .where(RaceRow.id.in_({r.race for r in rows}))}
+    out = []
+    for r in rows:
+        cfg = configs[r.race] if configs[r.race].mode != "endurance" else None
+        if cfg is None:
+            continue
+        driver = next((e.driver for e in cfg.entrants if e.key == r.entrant), "")
+        out.append(RecordLap(driver=driver, lap_ns=r.best, race_id=r.race, t_ns=0,
+                             car_class=cfg.car_class))
+    return out
