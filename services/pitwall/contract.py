@@ -55,6 +55,8 @@ class Topics:
         self.race_reply = f"{root}/race/reply"
         self.lights_state = f"{root}/lights/state"
         self.errors = f"{root}/errors"
+        # A race director logged in to the API (not retained): a demo director yields.
+        self.director_login = f"{root}/director/login"
 
     def lane_pass(self, lane: int) -> str:
         return f"{self.root}/lane/{lane}/pass"
@@ -74,7 +76,8 @@ class Topics:
 
     def qos(self, topic: str) -> int:
         """The QoS a message on ``topic`` is published with."""
-        return EVENT_QOS if topic in (self.race_lap, self.errors) else QOS
+        return EVENT_QOS if topic in (self.race_lap, self.errors, self.director_login) \
+            else QOS
 
 
 # Availability payloads on {root}/status/{service} (retained; "offline" is the last will).

@@ -151,7 +151,9 @@ class RaceDefaults(_Section):
              "crossing only starts timing."),
     ] = "counts"
     entrant: Annotated[
-        Literal["car", "lane"], Meta(description="Entrants are keyed by car ID or by lane.")
+        Literal["car", "lane"], Meta(description="Entrants are keyed by car ID or by lane, "
+                                     "when a set-up does not say and no [[lanes]] sensors tell "
+                                     "(decoder/IR lanes: car; break-beam lanes: lane).")
     ] = "car"
     start_lead_ms: Annotated[
         int, Meta(ge=0, description="Delay between the start command and the first red light.")
@@ -403,6 +405,19 @@ class Settings(_Section):
     def pit_lanes(self) -> list[LaneSettings]:
         """The sensors of the pit lane (``role`` pit_in / pit_out)."""
         return [lane for lane in self.lanes if lane.role != "line"]
+
+    @property
+    def entrant_default(self) -> str:
+        """How races are keyed when a set-up does not say: what the sensors report.
+
+        Decoder and IR lanes read car IDs (a digital track: "car"); break-beam lanes only
+        know the lane (analog: "lane"); with no sensors configured (the simulator, a
+        laptop), the ``[race] entrant`` setting.
+        """
+        line = [lane for lane in self.lanes if lane.role == "line"]
+        if any(lane.mode in ("decoder", "ir") for lane in line):
+            return "car"
+        return "lane" if line else self.race.entrant
 
     @property
     def database_path(self) -> Path:

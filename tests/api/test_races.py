@@ -135,7 +135,8 @@ def test_commands_that_do_not_fit_are_409_with_the_lap_services_reason(stack, di
                                                                          public):
     race_id, green = start_race(director, public, mode="laps", laps=1, entrant="lane",
                                 entrants=[{"lane": 1, "driver": "Cat"}])
-    r = director.post("/api/races", json={"mode": "laps", "laps": 5})
+    r = director.post("/api/races", json={"mode": "laps", "laps": 5,
+                                          "entrants": [{"car": 1, "driver": "Ann"}]})
     assert r.status_code == 409 and "finish or abort it first" in r.json()["detail"]
     r = director.post("/api/races/current/green")
     assert r.status_code == 409, r.text
@@ -144,8 +145,14 @@ def test_commands_that_do_not_fit_are_409_with_the_lap_services_reason(stack, di
     r = director.post("/api/races/current/abort")
     assert r.status_code == 409 and r.json() == {"status_code": 409,
                                                  "detail": "the race was already aborted"}
-    r = director.post("/api/races", json={"mode": "laps"})  # a lap race needs laps
-    assert r.status_code == 409 and "number of laps" in r.json()["detail"]
+    r = director.post("/api/races", json={"mode": "laps", "entrants": [{"car": 1}]})
+    assert r.status_code == 409 and "number of laps" in r.json()["detail"]  # needs laps
+    # An empty grid is a forgotten form: refused before it reaches the lap service.
+    r = director.post("/api/races", json={"mode": "laps", "laps": 5})
+    assert r.status_code == 400 and "add at least one entrant" in r.json()["detail"]
+    r = director.post("/api/races", json={"mode": "timed", "duration_s": 60,
+                                          "entrants": []})
+    assert r.status_code == 400 and "add at least one entrant" in r.json()["detail"]
     r = director.post("/api/passes/999999/reinstate")
     assert r.status_code == 409 and "does not belong to a race" in r.json()["detail"]
     assert public.get("/api/races/999999").status_code == 404

@@ -18,7 +18,18 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from peewee import Database
 
-from pitwall.api import auth, club, commands, events, info, portal, races, webui
+from pitwall.api import (
+    auth,
+    championships,
+    club,
+    commands,
+    events,
+    history,
+    info,
+    portal,
+    races,
+    webui,
+)
 from pitwall.api.bridge import Bridge
 from pitwall.api.database import open_database
 from pitwall.api.live import Live
@@ -73,7 +84,8 @@ def create_app(settings: Settings, *, bridge: Bridge | None = None,
     return Litestar(
         route_handlers=[*info.route_handlers, *auth.route_handlers, *races.route_handlers,
                         *commands.route_handlers, *club.route_handlers,
-                        *events.route_handlers,
+                        *events.route_handlers, *championships.route_handlers,
+                        *history.route_handlers,
                         *live.route_handlers, *portal.route_handlers,
                         webui.router(settings)],
         plugins=list(live.plugins),

@@ -184,6 +184,7 @@ async def login(data: JSONBody[LoginRequest], request: Request,
     auth: Auth = state.auth
     client = request.client.host if request.client else "?"
     token = auth.login(data.pin, client)
+    state.bridge.director_logged_in()
     return Response(
         LoginResponse(token=token, expires_s=auth.ttl_s),
         cookies=[Cookie(key=COOKIE, value=token, httponly=True, samesite="strict", path="/",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
@@ -29,6 +30,10 @@ from pitwall.bus import Bus
 from pitwall.settings import Settings
 
 log = logging.getLogger(__name__)
+
+DEMO_DIRECTOR = "director"  # pitwall up's stand-in director announces itself as this service
+SEEN_WINDOW_S = 600.0
+SEEN_MAX = 64 + 256  # every lane and every car ID: the hints can never grow past this
 
 Listener = Callable[[str, bytes], None]  # (kind, payload): "state" | "lap" | "lights" | "status"
 
@@ -75,6 +80,8 @@ class Bridge:
         self._state: bytes | None = None
         self._lights: bytes | None = None
         self._laps_online = False
+        self._demo_director = False
+        self._seen: dict[tuple[str, int], float] = {}  # ("car"|"lane", n) -> monotonic s
         self._listeners: list[Listener] = []
         self._pending: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
         t = self.topics
@@ -83,6 +90,8 @@ class Bridge:
         self.bus.subscribe(t.lights_state, self._on_lights)
         self.bus.subscribe(t.status("laps"), self._on_laps_status)
         self.bus.subscribe(t.race_reply, self._on_reply)
+        self.bus.subscribe(t.status(DEMO_DIRECTOR), self._on_director_status)
+        self.bus.subscribe(t.lane_pass_all, self._on_pass)
 
     # -------------------------------------------------------------- lifecycle
     def start(self, wait: float | None = 5.0) -> None:
@@ -113,6 +122,23 @@ class Bridge:
         cannot hear (broker away) counts as offline."""
         mqtt = self.connected
         return msgspec.json.encode({"laps": mqtt and self._laps_online, "mqtt": mqtt})
+
+    @property
+    def demo_director(self) -> bool:
+        """Is ``pitwall up``'s simulated director running races?"""
+        return self.connected and self._demo_director
+
+    def seen(self, within_s: float = SEEN_WINDOW_S) -> tuple[list[int], list[int]]:
+        """(cars, lanes) seen crossing in the last ``within_s`` seconds, for set-up hints."""
+        since = time.monotonic() - within_s
+        seen = [key for key, t in list(self._seen.items()) if t >= since]
+        return (sorted(n for kind, n in seen if kind == "car"),
+                sorted(n for kind, n in seen if kind == "lane"))
+
+    def director_logged_in(self) -> None:
+        """Tell the bus (a demo director yields to the real one)."""
+        if self.connected:
+            self.bus.publish(self.topics.director_login, b"{}")
 
     def add_listener(self, fn: Listener) -> None:
         """Call ``fn(kind, payload)`` on paho's thread for every change."""
@@ -168,6 +194,21 @@ class Bridge:
         if online != self._laps_online:
             self._laps_online = online
             self._notify("status", self.status())
+
+    def _on_director_status(self, message: MQTTMessage) -> None:
+        self._demo_director = message.payload == contract.ONLINE
+
+    def _on_pass(self, message: MQTTMessage) -> None:
+        # Only hints for the set-up form: a malformed pass is the lap service's to report.
+        try:
+            p = contract.decode(message.payload, contract.Pass)
+        except msgspec.MsgspecError:
+            return
+        now = time.monotonic()
+        if len(self._seen) < SEEN_MAX or ("lane", p.lane) in self._seen:
+            self._seen[("lane", p.lane)] = now
+            if p.car is not None:
+                self._seen[("car", p.car)] = now
 
     def _on_reply(self, message: MQTTMessage) -> None:
         try:

@@ -14,7 +14,7 @@ from typing import Annotated
 import msgspec
 from litestar import post
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException
+from litestar.exceptions import ClientException, HTTPException
 from litestar.params import JSONBody, PathParameter
 
 from pitwall import contract
@@ -84,6 +84,11 @@ async def send(state: State, cmd: contract.Command) -> contract.Reply:
       status_code=201, tags=["race control"])
 async def set_up_race(data: JSONBody[RaceSetup], state: State) -> RaceCreated:  # type: ignore[valid-type]
     cmd = contract.Setup(**msgspec.structs.asdict(data))
+    if not cmd.entrants and cmd.mode != "practice":
+        # An empty grid would let any car that crosses race unnamed: a forgotten form, not
+        # a choice (practice is the one session where anyone may just drive).
+        raise ClientException("add at least one entrant: a driver per lane or car "
+                              "(only a practice session runs without a grid)")
     reply = await send(state, cmd)
     return RaceCreated(race_id=reply.race_id)
 

@@ -1,8 +1,9 @@
 """Storage for the API: the lap service's race tables (read only) and the setup data the
 API writes itself (drivers, cars, the default grid).
 
-Race data has one writer, the lap service; the API only reads it. Drivers, cars and
-assignments are setup data with no timing in them, so the API owns those tables. Both
+Race data has one writer, the lap service; the API only reads it. Drivers, cars,
+assignments and championships (a points table and the list of its rounds) are setup data
+with no timing in them, so the API owns those tables. Both
 live in the same database (SQLite in WAL mode lets the API read while the lap service
 writes; or PostgreSQL through ``database_url``).
 
@@ -13,7 +14,7 @@ another thread.
 
 from __future__ import annotations
 
-from peewee import CharField, Database, ForeignKeyField, IntegerField
+from peewee import CharField, Database, FloatField, ForeignKeyField, IntegerField, TextField
 
 from pitwall.laps import store
 from pitwall.settings import Settings
@@ -47,7 +48,31 @@ class AssignmentRow(store.BaseModel):
         table_name = "assignment"
 
 
-SETUP_MODELS = [DriverRow, CarRow, AssignmentRow]
+class ChampionshipRow(store.BaseModel):
+    """A season: its points table; its rounds are races or heat events (RoundRow)."""
+
+    name = CharField(max_length=80)
+    points = TextField()  # JSON list: points for 1st, 2nd, …
+    fastest_lap = IntegerField(default=0)
+    drop_worst = IntegerField(default=0)
+    created_at = FloatField()
+
+    class Meta:
+        table_name = "championship"
+
+
+class RoundRow(store.BaseModel):
+    """One round, in the order added: a race or a heat-rotation event (one of the two)."""
+
+    championship = ForeignKeyField(ChampionshipRow, backref="rounds", on_delete="CASCADE")
+    race = ForeignKeyField(store.RaceRow, null=True, on_delete="SET NULL")
+    event = ForeignKeyField(store.HeatEventRow, null=True, on_delete="SET NULL")
+
+    class Meta:
+        table_name = "championship_round"
+
+
+SETUP_MODELS = [DriverRow, CarRow, AssignmentRow, ChampionshipRow, RoundRow]
 
 
 def open_database(settings: Settings) -> Database:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from importlib import metadata
+from typing import Literal
 
 import msgspec
 import segno.helpers
@@ -41,6 +42,16 @@ class Info(msgspec.Struct, kw_only=True):
     wifi: Wifi | None
     board_url: str
     director_pin_set: bool
+    # How a set-up keys entrants when it does not say: what the track's sensors report.
+    entrant_default: Literal["car", "lane"]
+    # pitwall up's simulated director is running races (it yields to a real director).
+    demo_director: bool
+
+
+class Seen(msgspec.Struct, kw_only=True):
+    suggested: Literal["car", "lane"] | None  # car IDs seen: a digital track
+    cars: list[int]  # seen crossing in the last ten minutes
+    lanes: list[int]
 
 
 @get("/api/health", operation_id="health", summary="Is the API up, and can it hear the "
@@ -60,7 +71,18 @@ async def info(state: State, request: Request) -> Info:
         version=version(), track_name=settings.track_name, lanes=settings.lane_numbers,
         wifi=Wifi(ssid=ssid, qr_svg=QR_PATH) if ssid else None,
         board_url=settings.api.public_url or str(request.base_url).rstrip("/") + "/",
-        director_pin_set=bool(settings.director_pin))
+        director_pin_set=bool(settings.director_pin),
+        entrant_default=settings.entrant_default, demo_director=state.bridge.demo_director)
+
+
+@get("/api/track/seen", operation_id="trackSeen",
+     summary="Cars and lanes seen crossing lately (to offer them as entrants)", tags=["info"])
+async def track_seen(state: State) -> Seen:
+    pit = {lane.lane for lane in state.settings.pit_lanes}
+    cars, lanes = state.bridge.seen()
+    lanes = [n for n in lanes if n not in pit]
+    return Seen(suggested="car" if cars else "lane" if lanes else None, cars=cars,
+                lanes=lanes)
 
 
 def wifi_qr_svg(ssid: str, passphrase: str) -> bytes:
@@ -82,4 +104,4 @@ async def wifi_qr(state: State) -> Response[bytes]:
                     headers={"Cache-Control": "no-cache"})
 
 
-route_handlers = [health, info, wifi_qr]
+route_handlers = [health, info, track_seen, wifi_qr]

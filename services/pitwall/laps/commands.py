@@ -187,7 +187,7 @@ class CommandHandler:
 
 def config_from_setup(cmd: contract.Setup, settings) -> RaceConfig:
     defaults = settings.race
-    entrant = cmd.entrant or defaults.entrant
+    entrant = cmd.entrant or settings.entrant_default
     entrants = []
     endurance = cmd.mode == "endurance"
     for spec in cmd.entrants:
