@@ -81,7 +81,7 @@ def test_pitwall_up_runs_races_and_stops_everything_on_ctrl_c(tmp_path):
          "--no-board"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         banner = []
-        while not any("Stop:" in line for line in banner):
+        while not any("Wi-Fi QR code:" in line for line in banner):  # the banner's end
             banner.append(proc.stdout.readline())
             assert proc.poll() is None, "".join(banner)
         db = tmp_path / "var" / "pitwall.db"
@@ -101,14 +101,41 @@ def test_pitwall_up_runs_races_and_stops_everything_on_ctrl_c(tmp_path):
         pin = re.search(r"director's PIN: +(\d{6}) ", text).group(1)
         assert httpx.get(url, timeout=5).status_code == 200
         assert httpx.get(url + "api/health", timeout=5).json()["laps_online"] is True
+        # The banner says a demo director runs races, and how it goes away.
+        assert "Demo director:" in text and "log in to race control" in text
+        assert httpx.get(url + "api/info", timeout=5).json()["demo_director"] is True
         r = httpx.post(url + "api/auth/login", json={"pin": pin}, timeout=5)
         assert r.status_code == 200, r.text
         races = httpx.get(url + "api/races", timeout=5).json()
         assert races and races[0]["name"] == "Club night"
+        # A real director logged in: the demo yields at once, and says so.
+        deadline = time.monotonic() + 10
+        while httpx.get(url + "api/info", timeout=5).json()["demo_director"]:
+            assert time.monotonic() < deadline, "the demo director did not yield"
+            time.sleep(0.1)
     finally:
         proc.send_signal(subprocess.signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
         busy.close()
     assert proc.returncode == 0, out
     assert "pitwall up: stopped" in out
+    assert "a race director logged in: the demo director stops" in out
     assert "started a private Mosquitto" in "".join(banner)
+    # No race Wi-Fi on a laptop: the banner says why there is no Wi-Fi code.
+    assert "Wi-Fi QR code:          none here" in "".join(banner)
+
+
+def test_pitwall_up_shows_the_wifi_code_racers_join_with(tmp_path):
+    from pitwall.dev.up import join_qr
+    from pitwall.settings import load
+
+    from .support import write_config
+
+    settings = load(write_config(tmp_path / "p.toml", {
+        "wifi": {"ssid": "Race Net", "passphrase": "go-fast-now"}}), environ={})
+    lines = join_qr(settings)
+    assert lines[0] == '  Join the race Wi-Fi "Race Net" (the TV shows this code):'
+    code = lines[1].splitlines()
+    # A QR code drawn in blocks: square-ish (two modules per line), at least version 2.
+    assert len(code) >= 13 and len({len(row) for row in code}) == 1
+    assert set("".join(code)) <= set("█▀▄ ")

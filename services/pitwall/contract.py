@@ -83,6 +83,8 @@ class Topics:
 # Availability payloads on {root}/status/{service} (retained; "offline" is the last will).
 ONLINE = b"online"
 OFFLINE = b"offline"
+# The service name of pitwall up's stand-in race director (status/director: a demo runs).
+DEMO_DIRECTOR = "director"
 
 
 class _Inbound(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

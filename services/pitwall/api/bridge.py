@@ -31,7 +31,6 @@ from pitwall.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEMO_DIRECTOR = "director"  # pitwall up's stand-in director announces itself as this service
 SEEN_WINDOW_S = 600.0
 SEEN_MAX = 64 + 256  # every lane and every car ID: the hints can never grow past this
 
@@ -90,7 +89,7 @@ class Bridge:
         self.bus.subscribe(t.lights_state, self._on_lights)
         self.bus.subscribe(t.status("laps"), self._on_laps_status)
         self.bus.subscribe(t.race_reply, self._on_reply)
-        self.bus.subscribe(t.status(DEMO_DIRECTOR), self._on_director_status)
+        self.bus.subscribe(t.status(contract.DEMO_DIRECTOR), self._on_director_status)
         self.bus.subscribe(t.lane_pass_all, self._on_pass)
 
     # -------------------------------------------------------------- lifecycle

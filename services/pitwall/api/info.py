@@ -85,13 +85,24 @@ async def track_seen(state: State) -> Seen:
                 lanes=lanes)
 
 
-def wifi_qr_svg(ssid: str, passphrase: str) -> bytes:
+def join_wifi_qr(ssid: str, passphrase: str) -> segno.QRCode:
     """The standard join-this-network QR code (``WIFI:T:WPA;S:…;P:…;;``, escaped by segno)."""
-    qr = segno.helpers.make_wifi(ssid=ssid, password=passphrase or None,
-                                 security="WPA" if passphrase else "nopass")
+    return segno.helpers.make_wifi(ssid=ssid, password=passphrase or None,
+                                   security="WPA" if passphrase else "nopass")
+
+
+def wifi_qr_svg(ssid: str, passphrase: str) -> bytes:
     out = io.BytesIO()
-    qr.save(out, kind="svg", scale=8, border=2, title=f"Join Wi-Fi {ssid}")
+    join_wifi_qr(ssid, passphrase).save(out, kind="svg", scale=8, border=2,
+                                   title=f"Join Wi-Fi {ssid}")
     return out.getvalue()
+
+
+def terminal_qr(qr: segno.QRCode) -> str:
+    """``qr`` drawn with block characters, for a terminal (two modules per line)."""
+    out = io.StringIO()
+    qr.terminal(out=out, compact=True, border=1)
+    return out.getvalue().rstrip("\n")
 
 
 @get(QR_PATH, operation_id="wifiQr", summary="QR code to join the race Wi-Fi (SVG)",

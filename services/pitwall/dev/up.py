@@ -160,7 +160,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         if not stack.wait_for_api(api):
             print(f"pitwall up: the API did not start; see {stack.logs / 'api.log'}",
                   file=sys.stderr)
-        print(_banner(settings, stack, pin), flush=True)
+        print(_banner(settings, stack, pin, director=director is not None), flush=True)
         board = None
         if not args.no_board and sys.stdout.isatty():
             time.sleep(1.0)  # let the banner be read
@@ -194,18 +194,56 @@ def _can_bind(host: str, port: int) -> bool:
         return False
 
 
-def _banner(settings: Settings, stack: Stack, pin: str) -> str:
+def _lan_address() -> str | None:
+    """This machine's address on its local network (a UDP socket's source: nothing is
+    sent), or None when it has none."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.254.254.254", 9))
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+def join_qr(settings: Settings) -> list[str]:
+    """How racers join, as the TV shows it: the Wi-Fi QR code, or why there is none here
+    (and then, if phones on this network can reach the board, a code for its address)."""
+    import segno
+
+    from pitwall.api.info import join_wifi_qr, terminal_qr
+
+    wifi = settings.wifi
+    if wifi.ssid:
+        return [f"  Join the race Wi-Fi \"{wifi.ssid}\" (the TV shows this code):",
+                terminal_qr(join_wifi_qr(wifi.ssid, wifi.passphrase))]
+    lines = ["  Wi-Fi QR code:          none here: this machine runs no race Wi-Fi ([wifi] "
+             "ssid is empty). The Pi's image makes its own network and passphrase at first "
+             "boot, and its TV board shows that code."]
+    address = _lan_address()
+    if address and settings.api.host in ("0.0.0.0", "::", address):
+        url = f"http://{address}:{settings.api.port}/"
+        lines += [f"  Phones on this network: scan to open {url}", terminal_qr(segno.make(url))]
+    return lines
+
+
+def _banner(settings: Settings, stack: Stack, pin: str, director: bool = True) -> str:
     port = settings.mqtt.port
     exe = Path(sys.executable).parent / "pitwall"
+    demo = ["  Demo director:          sets up and starts one race after another; it stops "
+            "as soon as you log in to race control or send a command (pitwall up "
+            "--no-director: run races yourself)"] if director else []
     return "\n".join([
         "",
         "Pitwall is running with simulated cars.",
         f"  Board (browser):        http://127.0.0.1:{settings.api.port}/",
         f"  Race director's PIN:    {pin}",
+        *demo,
         f"  Live board (terminal):  PITWALL_MQTT_PORT={port} {exe} board",
         f"  Race events:            mosquitto_sub -p {port} -t "
         f"'{settings.mqtt.topic_root}/#' -v",
         f"  Data and logs:          {Path(settings.data_dir).resolve()}",
         "  Stop:                   Ctrl-C",
+        *join_qr(settings),
         "",
     ])
