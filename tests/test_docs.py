@@ -22,6 +22,7 @@ TYPES = {
     "pitwall/lights/state": contract.LightsState,
     "pitwall/status/{service}": None,
     "pitwall/errors": contract.ErrorReport,
+    "pitwall/director/login": dict,
 }
 
 
@@ -39,7 +40,8 @@ def test_every_topic_has_a_heading_and_an_example():
     documented = sections()
     names = {topics.lane_pass(1).replace("/1/", "/{lane}/"), topics.race_command,
              topics.race_reply, topics.race_state, topics.race_lap, topics.lights_state,
-             topics.status("x").replace("/x", "/{service}"), topics.errors}
+             topics.status("x").replace("/x", "/{service}"), topics.errors,
+             topics.director_login}
     assert names == set(documented) == set(TYPES)
     assert all(documented[name] for name in names)
 
