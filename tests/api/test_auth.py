@@ -51,7 +51,7 @@ def test_the_write_list_is_complete():
 
 def concrete(path: str) -> str:
     path = re.sub(r"\{\w+_(id|row)\}", "1", path)
-    path = re.sub(r"\{entrant\}", "1", path)
+    path = re.sub(r"\{(entrant|no)\}", "1", path)
     return re.sub(r"\{decision\}", "confirm", re.sub(r"\{action\}", "start", path))
 
 
