@@ -18,22 +18,13 @@ import httpx
 from pitwall.dev.broker import free_port
 from pitwall.laps.service import LapService
 
+from .api.test_races import wait_json
 from .conftest import make_settings
 from .laps.conftest import RunningService, send_pass
 from .laps.test_heats import DRIVERS, HEAT_S, REACTION, SPEED, expected_score, lap_ns
 from .support import MqttProbe, ServiceProcess
 
 PIN = "8642"
-
-
-def wait_json(client: httpx.Client, path: str, predicate, what: str, timeout: float = 20):
-    deadline = time.monotonic() + timeout
-    while True:
-        body = client.get(path).json()
-        if predicate(body):
-            return body
-        assert time.monotonic() < deadline, f"timed out waiting for {what}: {body}"
-        time.sleep(0.05)
 
 
 def test_a_club_night_heats_results_championship_and_a_record(tmp_path, broker):
@@ -54,20 +45,20 @@ def test_a_club_night_heats_results_championship_and_a_record(tmp_path, broker):
     d = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
     try:
         _up(d)
-        wait_json(d, "/api/health", lambda h: h["laps_online"], "the API")
+        wait_json(d, "/api/health", lambda h: h["laps_online"], 20, "the API")
         assert d.post("/api/auth/login", json={"pin": PIN}).status_code == 200
 
         # ---- the heat rotation, set up and started as race control does
         r = d.post("/api/events", json={"name": "Club night", "drivers": DRIVERS,
                                         "duration_s": HEAT_S, "pause_s": 2})
         assert r.status_code == 201, r.text
-        state = wait_json(d, "/api/races/current", lambda s: s["event"], "heat 1")
+        state = wait_json(d, "/api/races/current", lambda s: s["event"], 20, "heat 1")
         event_id = state["event"]["id"]
         assert d.post("/api/races/current/start").status_code == 200
         for heat in range(1, 7):
             state = wait_json(d, "/api/races/current",
                               lambda s, h=heat: s["event"]["heat"] == h and s["start_ns"],
-                              f"heat {heat} started")
+                              20, f"heat {heat} started")
             grid = state["event"]["grid"]
             crossings = sorted((state["start_ns"] + REACTION + k * lap_ns(g["driver"],
                                                                            g["lane"]),
@@ -75,7 +66,7 @@ def test_a_club_night_heats_results_championship_and_a_record(tmp_path, broker):
             for t, lane in crossings:
                 send_pass(probe, lane, t)
         event = wait_json(d, f"/api/events/{event_id}", lambda e: e["finished"],
-                          "the event's end")
+                          20, "the event's end")
         want = {x: round(expected_score(x, 1) + expected_score(x, 2), 3) for x in DRIVERS}
         assert {r["driver"]: r["total"] for r in event["standings"]} == want
         assert [r["driver"] for r in event["standings"]] == DRIVERS  # quickest first
@@ -102,11 +93,11 @@ def test_a_club_night_heats_results_championship_and_a_record(tmp_path, broker):
                                           {"lane": 2, "driver": "Bob"}]})
         assert r.status_code == 201, r.text
         final = r.json()["race_id"]
-        state = wait_json(d, "/api/races/current", lambda s: s["race_id"] == final, "final")
+        state = wait_json(d, "/api/races/current", lambda s: s["race_id"] == final, 20, "final")
         assert state["track_record"]["driver"] == "Ann"
         assert state["track_record"]["lap_ms"] == 2000.0
         assert d.post("/api/races/current/start").status_code == 200
-        green = wait_json(d, "/api/races/current", lambda s: s["start_ns"], "green")[
+        green = wait_json(d, "/api/races/current", lambda s: s["start_ns"], 20, "green")[
             "start_ns"]
         # Ann laps in 1.9 s (the record was her 2.0); Bob in 2.05 (his best was 2.1).
         passes = sorted([(green + k * 1_900_000_000, 1) for k in range(1, 4)]
@@ -114,7 +105,7 @@ def test_a_club_night_heats_results_championship_and_a_record(tmp_path, broker):
         for t, lane in passes:
             send_pass(probe, lane, t)
         state = wait_json(d, "/api/races/current", lambda s: s["phase"] == "finished",
-                          "the final's end")
+                          20, "the final's end")
         assert {s["driver"]: s["record"] for s in state["standings"]} == {
             "Ann": "track", "Bob": "pb"}
         held = d.get("/api/records").json()
