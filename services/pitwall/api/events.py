@@ -59,6 +59,7 @@ class EventSummary(msgspec.Struct, kw_only=True):
     drivers: int
     heats: int
     created_at: float
+    finished: bool  # every heat has run to its end
 
 
 def _runs(race: Race, event: Event, heat: int) -> list[heats.HeatRun]:
@@ -119,8 +120,17 @@ def list_events(state: State, limit: Annotated[int, Parameter(ge=1, le=500)] = 5
                 ) -> list[EventSummary]:
     with state.db.connection_context():
         rows = store.HeatEventRow.select().order_by(store.HeatEventRow.id.desc()).limit(limit)
-        return [EventSummary(id=r.id, name=r.name, drivers=len(json.loads(r.drivers)),
-                             heats=len(Event(r).plan), created_at=r.created_at) for r in rows]
+        out = []
+        for r in rows:
+            heats_run = {race.heat: race.phase for race in store.RaceRow.select(
+                store.RaceRow.heat, store.RaceRow.phase).where(store.RaceRow.event == r.id)
+                .order_by(store.RaceRow.id)}  # a heat set up twice: the later counts
+            planned = len(Event(r).plan)
+            out.append(EventSummary(
+                id=r.id, name=r.name, drivers=len(json.loads(r.drivers)), heats=planned,
+                created_at=r.created_at, finished=len(heats_run) == planned
+                and all(p == "finished" for p in heats_run.values())))
+        return out
 
 
 @get("/api/events/{event_id:int}", operation_id="getEvent",

@@ -32,6 +32,7 @@ class RaceSummary(msgspec.Struct, kw_only=True):
     laps: int | None
     duration_s: int | None
     entrants: int
+    event: int | None = None  # a heat of this heat-rotation event
 
 
 class RaceConfigView(msgspec.Struct, kw_only=True):
@@ -137,7 +138,8 @@ def summary(row: store.RaceRow) -> RaceSummary:
     cfg = store.config_from_json(row.config)
     return RaceSummary(
         id=row.id, name=row.name, mode=cfg.mode, phase=row.phase, created_at=row.created_at,
-        laps=cfg.laps, duration_s=_seconds(cfg.duration_ns), entrants=len(cfg.entrants))
+        laps=cfg.laps, duration_s=_seconds(cfg.duration_ns), entrants=len(cfg.entrants),
+        event=row.event)
 
 
 def list_races(limit: int, offset: int) -> list[RaceSummary]:
