@@ -71,6 +71,9 @@ def test_a_club_night_heats_results_championship_and_a_record(tmp_path, broker):
         assert {r["driver"]: r["total"] for r in event["standings"]} == want
         assert [r["driver"] for r in event["standings"]] == DRIVERS  # quickest first
         assert event["standings"][0]["best_ms"] == 2000.0  # Ann's laps on lane 1
+        assert [(e["id"], e["finished"]) for e in d.get("/api/events").json()] == [
+            (event_id, True)]
+        assert {r["event"] for r in d.get("/api/races").json()} == {event_id}
 
         # ---- the points into a championship
         r = d.post("/api/championships", json={"name": "Winter series",
