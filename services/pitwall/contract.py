@@ -55,6 +55,9 @@ class Topics:
         self.race_reply = f"{root}/race/reply"
         self.lights_state = f"{root}/lights/state"
         self.errors = f"{root}/errors"
+        # The box's health (retained) and each threshold crossed (events): pitwall health.
+        self.health_state = f"{root}/health/state"
+        self.health_warning = f"{root}/health/warning"
         # A race director logged in to the API (not retained): a demo director yields.
         self.director_login = f"{root}/director/login"
 
@@ -76,8 +79,8 @@ class Topics:
 
     def qos(self, topic: str) -> int:
         """The QoS a message on ``topic`` is published with."""
-        return EVENT_QOS if topic in (self.race_lap, self.errors, self.director_login) \
-            else QOS
+        return EVENT_QOS if topic in (self.race_lap, self.errors, self.director_login,
+                                      self.health_warning) else QOS
 
 
 # Availability payloads on {root}/status/{service} (retained; "offline" is the last will).
@@ -439,6 +442,54 @@ class LightsState(_Outbound, kw_only=True):
 
 
 # ---------------------------------------------------------------- errors
+# ---------------------------------------------------------------- health/state
+class Throttle(_Outbound, kw_only=True):
+    """The Pi firmware's flags (``vcgencmd get_throttled``): now, and since boot."""
+
+    raw: int
+    under_voltage: bool
+    freq_capped: bool
+    throttled: bool
+    soft_temp_limit: bool
+    under_voltage_occurred: bool
+    freq_capped_occurred: bool
+    throttled_occurred: bool
+    soft_temp_limit_occurred: bool
+
+
+class ServiceHealth(_Outbound, kw_only=True):
+    name: str  # as on status/{service}: laps, api, lane1, lights…
+    mqtt: Literal["online", "offline"] | None  # its retained status (None: never seen)
+    systemd: str | None = None  # the unit's ActiveState (None: no systemd here)
+    restarts: int | None = None  # systemd's NRestarts
+    since: str | None = None  # when the unit last became active (systemd's own text)
+
+
+class HealthWarning(_Outbound, kw_only=True):
+    check: str  # temperature, under_voltage, throttled, disk, memory, service:<name>…
+    level: Literal["warning", "critical"]
+    message: str
+
+
+class HealthState(_Outbound, kw_only=True):
+    """The box, every few seconds. A reading this machine cannot take is null."""
+
+    at: float  # wall clock, seconds since 1970 (may be off on a Pi without a clock)
+    version: str
+    uptime_s: float | None
+    cpu_temp_c: float | None
+    cpu_percent: float | None  # of all cores, since the previous reading
+    load: list[float] | None  # 1, 5, 15 minutes
+    mem_total_mib: float | None
+    mem_available_mib: float | None
+    disk_total_mib: float | None  # the data partition
+    disk_free_mib: float | None
+    disk_write_kib_s: float | None  # written to the data partition's device
+    throttle: Throttle | None  # null: not a Pi (or the firmware cannot tell)
+    services: list[ServiceHealth]
+    warnings: list[HealthWarning]
+
+
 class ErrorReport(_Outbound, kw_only=True):
     """errors: a message that was rejected, and why."""
 

@@ -197,6 +197,40 @@ class RaceDefaults(_Section):
 _Pin = Annotated[int, Meta(ge=0, le=53)]  # a BCM GPIO number
 
 
+class HealthSettings(_Section):
+    """``pitwall health``: how often the box reports on itself, and when to warn."""
+
+    interval_s: Annotated[
+        float, Meta(ge=1, le=300, description="Seconds between health readings.")
+    ] = 5.0
+    systemd_every: Annotated[
+        int, Meta(ge=1, le=100, description="Ask systemd about the units every N readings "
+                  "(each ask runs systemctl).")
+    ] = 6
+    temp_warn_c: Annotated[
+        float, Meta(description="CPU temperature that raises a warning (°C).")
+    ] = 75.0
+    temp_critical_c: Annotated[
+        float, Meta(description="CPU temperature that is critical (the Pi throttles at 80).")
+    ] = 80.0
+    disk_warn_mib: Annotated[
+        float, Meta(ge=0, description="Warn when the data partition has less free (MiB).")
+    ] = 512.0
+    disk_warn_percent: Annotated[
+        float, Meta(ge=0, le=100, description="... or less than this share free (%).")
+    ] = 10.0
+    disk_critical_mib: Annotated[
+        float, Meta(ge=0, description="Critical below this much free space (MiB).")
+    ] = 64.0
+    mem_warn_mib: Annotated[
+        float, Meta(ge=0, description="Warn when less memory than this is available (MiB).")
+    ] = 64.0
+    required_services: Annotated[
+        list[str], Meta(description="Services whose being offline is critical, not only a "
+                        "warning.")
+    ] = msgspec.field(default_factory=lambda: ["laps", "api"])
+
+
 class LightsSettings(_Section):
     """``pitwall lights``: start lights, flag LEDs, buzzer and track-power relay (BCM pins).
 
@@ -377,6 +411,7 @@ class Settings(_Section):
     wifi: WifiSettings = msgspec.field(default_factory=WifiSettings)
     hotspot: HotspotSettings = msgspec.field(default_factory=HotspotSettings)
     lights: LightsSettings = msgspec.field(default_factory=LightsSettings)
+    health: HealthSettings = msgspec.field(default_factory=HealthSettings)
     buttons: Annotated[
         list[ButtonSettings], Meta(description="Race director's buttons, one [[buttons]] "
                                    "table each.")

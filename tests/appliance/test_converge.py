@@ -13,7 +13,8 @@ from .conftest import ANSIBLE, BIN, Converged, in_root, recap_changed
 pytestmark = pytest.mark.slow
 
 PITWALL_UNITS = ["pitwall.target", "pitwall-laps.service", "pitwall-api.service",
-                 "pitwall-lights.service", "pitwall-lane@1.service", "pitwall-lane@2.service"]
+                 "pitwall-lights.service", "pitwall-health.service", "pitwall-lane@1.service",
+                 "pitwall-lane@2.service"]
 
 
 def test_ansible_lint_is_clean():

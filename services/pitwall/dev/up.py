@@ -151,6 +151,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             sim_args += ["--endurance", "--stint-s", str(args.minutes * 12), "--pit-s", "8"]
         stack.spawn("sim", "sim", *sim_args)
         stack.spawn("lights", "lights", "--mock")  # mock pins: its log shows the lights
+        stack.spawn("health", "health")  # the maintainer's page reads it
         if not args.no_director:
             from pitwall.dev.director import Director
 

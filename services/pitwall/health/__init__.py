@@ -1,0 +1,1 @@
+"""``pitwall health``: the box reports on itself (temperature, power, disk, services)."""
