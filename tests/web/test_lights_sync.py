@@ -48,7 +48,8 @@ def test_two_boards_light_each_start_light_within_50_ms(web, open_page):
     with web.director() as d:
         r = d.post("/api/races", json={"mode": "laps", "laps": 10, "entrant": "lane",
                                        "name": "Lights in step",
-                                       "entrants": [{"lane": 1, "driver": "Ann"}]})
+                                       "entrants": [{"lane": 1, "driver": "Ann"},
+                                                    {"lane": 2, "driver": "Bob"}]})
         assert r.status_code == 201, r.text
     boards = [open_page("/tv.html", 1280, 720), open_page("/tv.html", 1280, 720)]
     for page in boards:
