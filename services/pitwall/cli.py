@@ -21,6 +21,7 @@ COMMANDS = {
     "api": ("pitwall.api.main", "web server: REST API, live push, the web app"),
     "lights": ("pitwall.lights.main", "start lights, flags, track power, director's buttons"),
     "health": ("pitwall.health.main", "publish the box's health: temperature, power, disk"),
+    "backup": ("pitwall.backup.main", "back up, verify, restore and export the race data"),
     "up": ("pitwall.dev.up", "development stack: broker, lap service, simulated cars"),
     "sim": ("pitwall.sim.main", "publish simulated cars' passes"),
     "replay": ("pitwall.sim.replay", "publish a recorded pass log (CSV: t_ms,lane,car)"),

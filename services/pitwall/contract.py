@@ -58,6 +58,8 @@ class Topics:
         # The box's health (retained) and each threshold crossed (events): pitwall health.
         self.health_state = f"{root}/health/state"
         self.health_warning = f"{root}/health/warning"
+        # The lap service's counters (retained, every few seconds): for /metrics.
+        self.laps_stats = f"{root}/laps/stats"
         # A race director logged in to the API (not retained): a demo director yields.
         self.director_login = f"{root}/director/login"
 
@@ -172,6 +174,11 @@ class Heats(_Command, tag="heats", kw_only=True):
     car_class: CarClass = ""
 
 
+class Restore(_Command, tag="restore", kw_only=True):
+    """Take up the database a restore verified and staged (``pitwall backup restore``,
+    ``POST /api/maintenance/restore``); refused while a race is under way."""
+
+
 class Start(_Command, tag="start", kw_only=True):
     pass
 
@@ -257,7 +264,7 @@ class PenaltyDecision(_Command, tag="penalty", kw_only=True):
 
 
 Command = (Setup | Heats | Start | Yellow | Green | Red | Finish | Abort | Reinstate | Delete
-           | AddPass | MovePass | PitIn | PitOut | DriverChange | PenaltyDecision)
+           | AddPass | MovePass | PitIn | PitOut | DriverChange | PenaltyDecision | Restore)
 
 
 class Reply(_Outbound, kw_only=True):
@@ -488,6 +495,23 @@ class HealthState(_Outbound, kw_only=True):
     throttle: Throttle | None  # null: not a Pi (or the firmware cannot tell)
     services: list[ServiceHealth]
     warnings: list[HealthWarning]
+
+
+# ---------------------------------------------------------------- laps/stats
+class LapStats(_Outbound, kw_only=True):
+    """The lap service's counters since it started (only what was committed counts)."""
+
+    started_at: float  # wall clock when the service started (a reset of every counter)
+    passes: int  # pass messages taken in
+    stored: int  # stored as new crossings
+    duplicates: int  # redeliveries of a crossing already stored
+    rejected: int  # refused: malformed, or on another lane's topic
+    laps: int  # laps counted (race/lap, not suspect)
+    suspects: int  # suspect crossings (race/lap with suspect true)
+    commands: int  # commands answered
+    refused: int  # ... of which refused (race/reply ok false)
+    batches: int  # transactions committed
+    retries: int  # batches that failed and were retried one message at a time
 
 
 class ErrorReport(_Outbound, kw_only=True):

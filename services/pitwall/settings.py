@@ -16,6 +16,7 @@ file only.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 import typing
 from pathlib import Path
@@ -69,6 +70,10 @@ class ApiSettings(_Section):
     token_ttl_s: Annotated[
         int, Meta(ge=60, description="How long a director's login lasts, in seconds.")
     ] = 24 * 3600
+    metrics: Annotated[
+        bool, Meta(description="Serve Prometheus metrics at /metrics (HTTP requests, live "
+                   "clients, the lap service's counters, the box's health).")
+    ] = False
 
 
 class WifiSettings(_Section):
@@ -195,6 +200,18 @@ class RaceDefaults(_Section):
 
 
 _Pin = Annotated[int, Meta(ge=0, le=53)]  # a BCM GPIO number
+
+
+class BackupSettings(_Section):
+    """Automatic backups to a USB stick (``pitwall backup usb``: plugged in, and every
+    quarter of an hour while a race finished since the last one)."""
+
+    usb_folder: Annotated[
+        str, Meta(description="Folder on the stick for Pitwall's backups.")
+    ] = "pitwall-backups"
+    usb_keep: Annotated[
+        int, Meta(ge=1, le=1000, description="Backups kept on the stick (the oldest go).")
+    ] = 30
 
 
 class HealthSettings(_Section):
@@ -412,6 +429,7 @@ class Settings(_Section):
     hotspot: HotspotSettings = msgspec.field(default_factory=HotspotSettings)
     lights: LightsSettings = msgspec.field(default_factory=LightsSettings)
     health: HealthSettings = msgspec.field(default_factory=HealthSettings)
+    backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
     buttons: Annotated[
         list[ButtonSettings], Meta(description="Race director's buttons, one [[buttons]] "
                                    "table each.")
@@ -499,6 +517,27 @@ def load(path: str | os.PathLike | None = None, environ=os.environ) -> Settings:
     except msgspec.ValidationError as exc:
         where = file or "defaults"
         raise SettingsError(f"{where} (with PITWALL_* overrides): {exc}") from None
+
+
+# The settings no backup, diagnostics archive or page may carry (dotted names).
+SECRETS = ("director_pin", "wifi.passphrase")
+REMOVED = "(removed: a secret)"
+
+
+def public(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data without secrets: the PIN, the Wi-Fi passphrase and the
+    password in a database URL (for backups and diagnostics)."""
+    data = msgspec.to_builtins(settings)
+    for dotted in SECRETS:
+        *path, last = dotted.split(".")
+        node = data
+        for key in path:
+            node = node.get(key, {})
+        if node.get(last):
+            node[last] = REMOVED
+    if data.get("database_url"):
+        data["database_url"] = re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", data["database_url"])
+    return data
 
 
 def describe() -> list[tuple[str, str, Any, str]]:

@@ -18,14 +18,18 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from peewee import Database
 
+import pitwall
 from pitwall.api import (
     auth,
     championships,
     club,
     commands,
     events,
+    export,
     history,
     info,
+    maintenance,
+    metrics,
     portal,
     races,
     webui,
@@ -44,7 +48,7 @@ def openapi_config() -> OpenAPIConfig:
     # Only the JSON document: the UI plugins load scripts from the internet, which a
     # race-day hotspot does not have. /schema and /schema/openapi.json both serve it.
     return OpenAPIConfig(
-        title="Pitwall", version=info.version(), path="/schema",
+        title="Pitwall", version=pitwall.version(), path="/schema",
         description="Race timing for slot-car tracks. Reads are public; writes need the "
                     "race director's token (POST /api/auth/login). See docs/api.md.",
         render_plugins=[JsonRenderPlugin()],
@@ -75,6 +79,8 @@ def create_app(settings: Settings, *, bridge: Bridge | None = None,
         log.warning("no director PIN is set (director_pin): nobody can log in to make "
                     "changes")
 
+    metrics_middleware, metrics_routes = metrics.setup(settings, bridge, live)
+
     def start_bridge() -> None:
         bridge.start()  # waits (briefly) for the broker, so the first reads are live
 
@@ -85,12 +91,13 @@ def create_app(settings: Settings, *, bridge: Bridge | None = None,
         route_handlers=[*info.route_handlers, *auth.route_handlers, *races.route_handlers,
                         *commands.route_handlers, *club.route_handlers,
                         *events.route_handlers, *championships.route_handlers,
-                        *history.route_handlers,
+                        *history.route_handlers, *maintenance.route_handlers,
+                        *export.route_handlers, *metrics_routes,
                         *live.route_handlers, *portal.route_handlers,
                         webui.router(settings)],
         plugins=list(live.plugins),
         # Pages asked for under a foreign host name (a captive phone) go to the portal.
-        middleware=[portal.ForeignHostMiddleware(captive_portal)],
+        middleware=[portal.ForeignHostMiddleware(captive_portal), *metrics_middleware],
         guards=[auth.writes_need_director],
         state=State({"settings": settings, "bridge": bridge, "db": db, "auth": director,
                      "live": live, "portal": captive_portal}),

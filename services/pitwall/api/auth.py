@@ -152,9 +152,13 @@ def writes_need_director(connection: ASGIConnection, handler: BaseRouteHandler) 
     """App-wide guard: every request that may change something needs a director's token.
 
     Applied to the whole app rather than to each write, so a new endpoint cannot forget
-    it; the login itself opts out with ``opt={"public_write": True}``.
+    it; the login itself opts out with ``opt={"public_write": True}``. Reads are public,
+    except the maintainer's (``opt={"director_read": True}``: the box's clients, logs and
+    backups).
     """
-    if connection.scope["type"] != "http" or connection.scope["method"] in READ_METHODS:
+    if connection.scope["type"] != "http":
+        return
+    if connection.scope["method"] in READ_METHODS and not handler.opt.get("director_read"):
         return
     if handler.opt.get("public_write"):
         return

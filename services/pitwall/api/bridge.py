@@ -26,6 +26,7 @@ import msgspec
 from paho.mqtt.client import MQTTMessage
 
 from pitwall import contract
+from pitwall.api.health_log import HealthLog
 from pitwall.bus import Bus
 from pitwall.settings import Settings
 
@@ -80,6 +81,8 @@ class Bridge:
         self._lights: bytes | None = None
         self._laps_online = False
         self._demo_director = False
+        self.health = HealthLog()  # health/state: now and the last hour
+        self.lap_stats: contract.LapStats | None = None  # laps/stats: for /metrics
         self._seen: dict[tuple[str, int], float] = {}  # ("car"|"lane", n) -> monotonic s
         self._listeners: list[Listener] = []
         self._pending: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
@@ -91,6 +94,8 @@ class Bridge:
         self.bus.subscribe(t.race_reply, self._on_reply)
         self.bus.subscribe(t.status(contract.DEMO_DIRECTOR), self._on_director_status)
         self.bus.subscribe(t.lane_pass_all, self._on_pass)
+        self.bus.subscribe(t.health_state, self._on_health)
+        self.bus.subscribe(t.laps_stats, self._on_lap_stats)
 
     # -------------------------------------------------------------- lifecycle
     def start(self, wait: float | None = 5.0) -> None:
@@ -196,6 +201,16 @@ class Bridge:
 
     def _on_director_status(self, message: MQTTMessage) -> None:
         self._demo_director = message.payload == contract.ONLINE
+
+    def _on_health(self, message: MQTTMessage) -> None:
+        payload = self._checked(message, contract.HealthState)
+        if payload:
+            self.health.add(contract.decode(payload, contract.HealthState))
+
+    def _on_lap_stats(self, message: MQTTMessage) -> None:
+        payload = self._checked(message, contract.LapStats)
+        if payload:
+            self.lap_stats = contract.decode(payload, contract.LapStats)
 
     def _on_pass(self, message: MQTTMessage) -> None:
         # Only hints for the set-up form: a malformed pass is the lap service's to report.

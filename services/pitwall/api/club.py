@@ -61,11 +61,11 @@ class Assignment(_In, kw_only=True):
     driver_id: DriverRef
 
 
-def _driver(row: DriverRow) -> Driver:
+def driver_view(row: DriverRow) -> Driver:
     return Driver(id=row.id, name=row.name, color=row.color)
 
 
-def _car(row: CarRow) -> Car:
+def car_view(row: CarRow) -> Car:
     return Car(id=row.id, name=row.name, car_id=row.car_id, driver_id=row.driver_id)
 
 
@@ -83,14 +83,14 @@ def _car_taken(exc: peewee.IntegrityError, car_id: int | None) -> HTTPException:
      sync_to_thread=True, tags=["club"])
 def list_drivers(state: State) -> list[Driver]:
     with state.db.connection_context():
-        return [_driver(r) for r in DriverRow.select().order_by(DriverRow.name, DriverRow.id)]
+        return [driver_view(r) for r in DriverRow.select().order_by(DriverRow.name, DriverRow.id)]
 
 
 @post("/api/drivers", operation_id="addDriver", summary="Add a driver (director)",
       sync_to_thread=True, tags=["club"])
 def add_driver(data: JSONBody[DriverIn], state: State) -> Driver:
     with state.db.connection_context():
-        return _driver(DriverRow.create(name=data.name, color=data.color))
+        return driver_view(DriverRow.create(name=data.name, color=data.color))
 
 
 @put("/api/drivers/{driver_id:int}", operation_id="updateDriver",
@@ -100,7 +100,7 @@ def update_driver(driver_id: RowId, data: JSONBody[DriverIn], state: State) -> D
         if not DriverRow.update(name=data.name, color=data.color).where(
                 DriverRow.id == driver_id).execute():
             raise NotFoundException(f"no driver {driver_id}")
-        return _driver(DriverRow.get_by_id(driver_id))
+        return driver_view(DriverRow.get_by_id(driver_id))
 
 
 @delete("/api/drivers/{driver_id:int}", operation_id="deleteDriver",
@@ -120,7 +120,7 @@ def delete_driver(driver_id: RowId, state: State) -> None:
      tags=["club"])
 def list_cars(state: State) -> list[Car]:
     with state.db.connection_context():
-        return [_car(r) for r in CarRow.select().order_by(CarRow.name, CarRow.id)]
+        return [car_view(r) for r in CarRow.select().order_by(CarRow.name, CarRow.id)]
 
 
 @post("/api/cars", operation_id="addCar", summary="Add a car (director)", sync_to_thread=True,
@@ -133,7 +133,7 @@ def add_car(data: JSONBody[CarIn], state: State) -> Car:
                 row = CarRow.create(name=data.name, car_id=data.car_id, driver=data.driver_id)
         except peewee.IntegrityError as exc:
             raise _car_taken(exc, data.car_id) from None
-        return _car(row)
+        return car_view(row)
 
 
 @put("/api/cars/{car_row:int}", operation_id="updateCar", summary="Change a car (director)",
@@ -150,7 +150,7 @@ def update_car(car_row: RowId, data: JSONBody[CarIn], state: State) -> Car:
             raise _car_taken(exc, data.car_id) from None
         if not changed:
             raise NotFoundException(f"no car {car_row}")
-        return _car(CarRow.get_by_id(car_row))
+        return car_view(CarRow.get_by_id(car_row))
 
 
 @delete("/api/cars/{car_row:int}", operation_id="deleteCar", summary="Remove a car (director)",

@@ -80,6 +80,11 @@ def open_database(settings: Settings) -> Database:
     open (requests open their own)."""
     db = store.open_database(settings.data_dir, settings.database_url)
     db.bind(SETUP_MODELS)
-    db.create_tables(SETUP_MODELS, safe=True)
-    db.close()
+    ensure_tables(db)
     return db
+
+
+def ensure_tables(db: Database) -> None:
+    """Create the setup tables a database lacks (a new one, or a restored older backup)."""
+    with db.connection_context():
+        db.create_tables(SETUP_MODELS, safe=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from importlib import metadata
 from typing import Literal
 
 import msgspec
@@ -12,16 +11,11 @@ from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 
+from pitwall import version
 from pitwall.settings import Settings
 
 QR_PATH = "/api/wifi/qr.svg"
 
-
-def version() -> str:
-    try:
-        return metadata.version("pitwall")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 class Health(msgspec.Struct):

@@ -98,6 +98,7 @@ class Live:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._latest: dict[str, bytes | None] = dict.fromkeys(SNAPSHOT)
         self._keepalive: asyncio.Task | None = None
+        self.clients = {"websocket": 0, "sse": 0}  # connected now (for /metrics)
 
     # ------------------------------------------------------------------ lifecycle
     async def startup(self, app=None) -> None:
@@ -151,6 +152,13 @@ class Live:
     async def _websocket(self, socket: WebSocket) -> None:
         """Live frames as JSON text messages; the client sends nothing."""
         await socket.accept()
+        self.clients["websocket"] += 1
+        try:
+            await self._serve_websocket(socket)
+        finally:
+            self.clients["websocket"] -= 1
+
+    async def _serve_websocket(self, socket: WebSocket) -> None:
         async with self.channels.start_subscription(WS_CHANNEL) as subscriber:
             sender = asyncio.create_task(self._send_frames(socket, subscriber))
             # Reading is how a closed connection is noticed; anything the client sends is
@@ -187,11 +195,13 @@ class Live:
 
     async def _event_stream(self) -> AsyncGenerator[bytes, None]:
         subscriber = await self.channels.subscribe(SSE_CHANNEL)
+        self.clients["sse"] += 1
         try:
             yield b"".join(sse_event(kind, data) for kind, data in self.snapshot())
             async for event in subscriber.iter_events():
                 yield event
         finally:
+            self.clients["sse"] -= 1
             await self.channels.unsubscribe(subscriber)
 
 

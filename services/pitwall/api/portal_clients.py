@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 from pitwall.api import private_file
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,15 @@ MAX_CLIENTS = 2048  # far more phones than a hotspot's DHCP range; bounds memory
 REFRESH_S = 300.0  # a repeated tap within this long changes nothing on disk (SD card)
 MAX_LEASES_BYTES = 1_000_000  # a real lease file is a few KB; never read a runaway one
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+class Lease(msgspec.Struct, frozen=True, kw_only=True):
+    """One device on the race Wi-Fi, as dnsmasq's lease file has it."""
+
+    mac: str
+    ip: str
+    hostname: str | None  # dnsmasq writes "*" for a device that gave none
+    expires_at: int  # seconds since 1970; 0: an infinite lease
 
 
 @dataclass
@@ -50,6 +61,7 @@ class Leases:
     def __init__(self, path: str | os.PathLike | None) -> None:
         self.path = Path(path) if path else None
         self._stamp: tuple[int, int] | None = None
+        self._leases: list[Lease] = []
         self._macs: dict[str, str] = {}
         self._warned: set[str] = set()
         self._lock = threading.Lock()
@@ -58,6 +70,12 @@ class Leases:
         with self._lock:
             self._refresh()
             return self._macs.get(ip)
+
+    def all(self) -> list[Lease]:
+        """Every device with a lease (the maintainer's page)."""
+        with self._lock:
+            self._refresh()
+            return list(self._leases)
 
     def _refresh(self) -> None:
         if self.path is None:
@@ -71,11 +89,12 @@ class Leases:
                 raise OSError(f"{st.st_size} bytes, more than a lease file can be")
             text = self.path.read_bytes().decode("utf-8", "replace")
         except OSError as exc:
-            self._macs, self._stamp = {}, None
+            self._leases, self._macs, self._stamp = [], {}, None
             self._warn_once(f"cannot read {self.path} ({exc}): phones are known by IP only")
             return
         self._stamp = stamp
-        self._macs, bad = parse_leases(text)
+        self._leases, bad = parse_leases(text)
+        self._macs = {lease.ip: lease.mac for lease in self._leases}
         if bad:
             self._warn_once(f"{self.path}: {bad} line(s) not in dnsmasq's lease format "
                             "were skipped")
@@ -86,9 +105,9 @@ class Leases:
             log.warning(message)
 
 
-def parse_leases(text: str) -> tuple[dict[str, str], int]:
-    """({ip: mac}, number of lines skipped) from a dnsmasq lease file."""
-    macs: dict[str, str] = {}
+def parse_leases(text: str) -> tuple[list[Lease], int]:
+    """(the leases, number of lines skipped) from a dnsmasq lease file."""
+    leases: list[Lease] = []
     bad = 0
     for line in text.splitlines():
         fields = line.split()
@@ -97,8 +116,10 @@ def parse_leases(text: str) -> tuple[dict[str, str], int]:
         if len(fields) < 3 or not fields[0].isdigit() or not _MAC.match(fields[1].lower()):
             bad += 1
             continue
-        macs[fields[2]] = fields[1].lower()
-    return macs, bad
+        name = fields[3] if len(fields) > 3 and fields[3] != "*" else None
+        leases.append(Lease(mac=fields[1].lower(), ip=fields[2], hostname=name,
+                            expires_at=int(fields[0])))
+    return leases, bad
 
 
 class PortalClients:

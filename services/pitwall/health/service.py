@@ -12,12 +12,11 @@ import logging
 import subprocess
 import threading
 import time
-from importlib import metadata
 from pathlib import Path
 
 from paho.mqtt.client import MQTTMessage
 
-from pitwall import contract
+from pitwall import contract, version
 from pitwall.bus import Bus
 from pitwall.health.checks import new_warnings, warnings
 from pitwall.health.readings import SECTOR, Readings, Snapshot, throttle_flags
@@ -28,12 +27,6 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 UNITS = "pitwall-*.service"
 
-
-def _version() -> str:
-    try:
-        return metadata.version("pitwall")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def systemd_units(runner=subprocess.run) -> dict[str, dict[str, str]] | None:
@@ -68,7 +61,7 @@ class HealthService:
         self.systemd = systemd
         self.bus = Bus(settings, "health")
         self.topics = self.bus.topics
-        self.version = _version()
+        self.version = version()
         self.status: dict[str, str] = {}  # service -> "online"/"offline", from status/+
         self._units: dict[str, dict[str, str]] | None = None
         self._previous: tuple[float, Snapshot] | None = None

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import random
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
 from paho.mqtt.client import MQTTMessage
 
 from pitwall import contract
+from pitwall.backup import archive
 from pitwall.core import (
     MS,
     SECOND,
@@ -69,6 +71,7 @@ class CommandHandler:
         try:
             cmd = contract.decode_command(msg.payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            svc.counters.count("rejected")
             svc.bus.report_error(msg.topic, f"bad command: {exc}", msg.payload)
             return []
         name = type(cmd).__struct_config__.tag
@@ -100,6 +103,8 @@ class CommandHandler:
             self._add_pass(cmd)
         elif isinstance(cmd, contract.MovePass):
             self._move_pass(cmd)
+        elif isinstance(cmd, contract.Restore):
+            self._restore(now)
         elif isinstance(cmd, _TEAM_COMMANDS):
             kind, entrant, value = team_control(cmd)
             race = self._race()
@@ -118,6 +123,18 @@ class CommandHandler:
     def _setup(self, cmd: contract.Setup, now: int) -> None:
         self.check_replaceable(now)
         self.replace_race(config_from_setup(cmd, self.service.settings), now)
+
+    def _restore(self, now: int) -> None:
+        """Accept a staged restore: the service swaps the database after this batch."""
+        svc = self.service
+        if svc.settings.database_url:
+            raise RaceError("restore works on the SQLite database only (PostgreSQL: use "
+                            "pg_restore)")
+        if not (Path(svc.settings.data_dir) / archive.STAGED).exists():
+            raise RaceError("no restore is staged: run 'pitwall backup restore FILE' or "
+                            "upload the archive on the maintainer's page")
+        self.check_replaceable(now)
+        svc.restore_pending = True
 
     def check_replaceable(self, now: int) -> None:
         """A new race may be set up only before the current one started, or after it."""

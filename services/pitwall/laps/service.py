@@ -20,12 +20,14 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import msgspec
 import peewee
 from paho.mqtt.client import MQTTMessage
 
 from pitwall import contract, memory
+from pitwall.backup import archive
 from pitwall.bus import Bus
 from pitwall.core import ControlKind, Crossing, Kind, Outcome, Race
 from pitwall.core.records import Records, records
@@ -33,6 +35,7 @@ from pitwall.laps import store
 from pitwall.laps.commands import CommandHandler
 from pitwall.laps.heats import HeatRunner
 from pitwall.laps.publish import lights_payload, state_payload
+from pitwall.laps.stats import LapCounters
 from pitwall.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ class LapService:
         self.settings = settings
         self.clock = clock
         self.boot_id = boot_id()
+        self._take_up_staged_restore()
         self.db = store.open_database(settings.data_dir, settings.database_url)
         self.bus = Bus(settings, "laps", persistent=True, manual_ack=True)
         self.topics = self.bus.topics
@@ -75,6 +79,8 @@ class LapService:
         self._published_lights: tuple | None = None
         self._state_sent_ns = 0
         self._cached_phase: tuple[int | None, str] | None = None
+        self.restore_pending = False  # a restore command was accepted: swap after the batch
+        self.counters = LapCounters()
 
     # ------------------------------------------------------------------ lifecycle
     def restore(self) -> None:
@@ -96,6 +102,26 @@ class LapService:
         self._cache_phase()
         log.info("restored race %s (%s, %d passes)", row.id, self.race.phase_at(self.clock()),
                  len(crossings))
+
+    def _take_up_staged_restore(self) -> None:
+        if self.settings.database_url:
+            return
+        data = Path(self.settings.data_dir)
+        if (data / archive.STAGED).exists():
+            kept = archive.take_up_staged(data)
+            log.warning("took up a restored backup; the database it replaced is kept as %s",
+                        kept)
+
+    def take_up_restore(self) -> None:
+        """Swap in the staged database (between batches: no transaction is open)."""
+        self.restore_pending = False
+        self.db.close()
+        self._take_up_staged_restore()
+        self.db = store.open_database(self.settings.data_dir, self.settings.database_url)
+        self._published_state = None
+        self.heats = HeatRunner(self)
+        self.restore()
+        self.publish_state(force=True)
 
     def set_race(self, race: Race, race_id: int) -> None:
         """Take up ``race``, with the records it races against (all races but itself)."""
@@ -125,10 +151,15 @@ class LapService:
                     self.inbox.clear()
                     self.process(batch)
                     burst += len(batch)
+                if self.restore_pending:
+                    self.take_up_restore()
                 self.auto_track_call()
                 self.run_heats()
                 # While batches keep coming the state is throttled; it goes out once idle.
                 self.publish_state(throttle=processed)
+                stats = self.counters.due(self.clock())
+                if stats is not None:
+                    self.bus.publish(self.topics.laps_stats, stats, retain=True)
                 if not processed and burst >= BURST:
                     memory.release()
                     burst = 0
@@ -143,20 +174,31 @@ class LapService:
             self._commit(batch)
         except Exception:
             log.exception("batch of %d failed; reloading and retrying one by one", len(batch))
+            self.counters.retried()
             self.restore()  # memory may hold what the rollback undid: storage is the truth
-            for msg in batch:
+            for i, msg in enumerate(batch):
+                if self.restore_pending:  # as in _commit: the rest waits for the swap
+                    self.inbox[:0] = batch[i:]
+                    break
                 self._commit_one(msg)
 
     def _commit(self, batch: list[MQTTMessage]) -> None:
         outbox: list[tuple[str, msgspec.Struct]] = []
+        self.counters.begin()
         with self.db.atomic():
             race_id = self._open_race_id()  # the race passes join; changes only by command
-            for msg in batch:
+            for i, msg in enumerate(batch):
                 if msg.topic == self.topics.race_command:
                     outbox += self.commands.handle(msg)
                     race_id = self._open_race_id()
+                    if self.restore_pending:
+                        # The rest belongs in the restored database: keep it, unacknowledged,
+                        # for the first batch after the swap.
+                        self.inbox[:0], batch = batch[i + 1:], batch[:i + 1]
+                        break
                 else:
                     outbox += self._handle_pass(msg, race_id)
+        self.counters.committed(outbox)
         for topic, payload in outbox:
             self.bus.publish(topic, payload)
         for msg in batch:  # on disk and published: the broker may forget them now
@@ -186,20 +228,25 @@ class LapService:
 
     def _handle_pass(self, msg: MQTTMessage,
                      race_id: int | None) -> list[tuple[str, msgspec.Struct]]:
+        self.counters.count("passes")
         try:
             p = contract.decode_pass(msg.payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self.counters.count("rejected")
             self.bus.report_error(msg.topic, f"bad pass: {exc}", msg.payload)
             return []
         lane = self.topics.lane_of(msg.topic)
         if lane != p.lane:
+            self.counters.count("rejected")
             self.bus.report_error(msg.topic, f"pass for lane {p.lane} on the topic of lane "
                                   f"{lane}", msg.payload)
             return []
         pass_id = store.insert_pass(race_id, p.lane, p.car, p.t_ns, p.source)
         if pass_id is None:
             log.debug("pass lane %s t_ns %s already stored (redelivery)", p.lane, p.t_ns)
+            self.counters.count("duplicates")
             return []
+        self.counters.count("stored")
         if race_id is None:
             return []
         rescores = self.race.rescores
