@@ -112,9 +112,10 @@ async def restore(request: Request, state: State) -> Restored:
         raise ClientException(f"{exc}; nothing was changed") from None
     try:
         await send(state, contract.Restore())
-    except HTTPException:
+    except HTTPException as exc:
         archive.unstage(data_dir)  # refused or unanswered: the current data stays
-        raise
+        raise HTTPException(status_code=exc.status_code,
+                            detail=f"{exc.detail}; nothing was changed") from None
     # The reply comes just before the swap: wait for it, then make sure the API's own
     # tables exist in the database taken up (an older backup may lack newer ones).
     deadline = time.monotonic() + SWAP_WAIT_S
