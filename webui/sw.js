@@ -6,7 +6,7 @@
 //   an updated Pi is picked up at once; the cached copy is used only when offline, so the
 //   page still opens and shows "reconnecting…" instead of the browser's error page.
 
-const CACHE = "pitwall-shell-v3";
+const CACHE = "pitwall-shell-v4";
 const SHELL = [
   "/", "/index.html", "/tv.html", "/driver.html", "/control.html", "/results.html",
   "/team.html",
@@ -17,6 +17,7 @@ const SHELL = [
   "/js/driver.js", "/js/format.js", "/js/home.js", "/js/live.js", "/js/pwa.js",
   "/js/pits.js", "/js/race.js", "/js/results.js", "/js/storage.js", "/js/team.js", "/js/tv.js",
   "/js/wakelock.js",
+  "/maintain.html", "/css/maintain.css", "/js/maintain.js",
   "/championship.html", "/records.html", "/history.html", "/css/club.css", "/css/championship.css", "/js/championship.js", "/js/records.js", "/js/history.js",
   "/vendor/uplot/uPlot.esm.js", "/vendor/uplot/uPlot.min.css",
   "/icons/icon.svg", "/icons/icon-192.png", "/icons/icon-512.png",
