@@ -19,6 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE.parents[1] / "bench-results"
 BENCHMARKS = ["throughput", "memory", "fidelity"]  # bench_<name>.py, shortest first
+BENCHMARKS += ["health"]  # pitwall health: CPU and memory at its shipped interval
 BENCHMARKS += ["http", "live"]  # the API: pitwall api as its own process
 BENCHMARKS += ["endurance"]  # a 6-hour, 30-team endurance race through both
 
