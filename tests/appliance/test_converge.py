@@ -62,7 +62,8 @@ def test_units_are_enabled_not_started(converged: Converged):
 
 def test_units_pass_systemd_analyze_verify(converged: Converged):
     units = PITWALL_UNITS + ["pitwall-firstboot.service", "pitwall-hotspot-address.service",
-                             "pitwall-hotspot-firewall.service"]
+                             "pitwall-hotspot-firewall.service", "pitwall-backup-usb.service",
+                             "pitwall-backup-usb.timer", "pitwall-backup-usb@sdb1.service"]
     result = subprocess.run(["systemd-analyze", "verify", f"--root={converged.root}",
                              *units], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
@@ -76,6 +77,25 @@ def test_units_sandbox_the_services(converged: Converged):
         assert line in lane
     group = in_root(converged.root, "id", "-nG", "pitwall").stdout.split()
     assert "gpio" in group
+
+
+def test_a_usb_stick_plugged_in_gets_a_backup(converged: Converged):
+    """udev starts the backup unit for a USB partition with a file system; a timer backs
+    up to the sticks plugged in when the data changed. The unit mounts, so it runs as
+    root, but without a way to gain privileges."""
+    etc = converged.root / "etc"
+    rule = (etc / "udev/rules.d/70-pitwall-backup-usb.rules").read_text()
+    line = next(x for x in rule.splitlines() if x.startswith("ACTION"))
+    for match in ['ACTION=="add"', 'SUBSYSTEM=="block"', 'ENV{ID_BUS}=="usb"',
+                  'ENV{DEVTYPE}=="partition"', 'ENV{ID_FS_USAGE}=="filesystem"',
+                  'TAG+="systemd"', 'ENV{SYSTEMD_WANTS}+="pitwall-backup-usb@%k.service"']:
+        assert match in line, match
+    unit = (etc / "systemd/system/pitwall-backup-usb@.service").read_text()
+    assert "ExecStart=/opt/pitwall/venv/bin/pitwall backup usb --device /dev/%I" in unit
+    assert "NoNewPrivileges=true" in unit and "Type=oneshot" in unit
+    assert (etc / "systemd/system/timers.target.wants/pitwall-backup-usb.timer").is_symlink()
+    timer = (etc / "systemd/system/pitwall-backup-usb.timer").read_text()
+    assert "OnCalendar=*:0/15" in timer
 
 
 def test_dnsmasq_accepts_the_rendered_config(converged: Converged):
