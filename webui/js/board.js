@@ -20,7 +20,11 @@ export function renderClock(mainEl, subEl, state, clock) {
   if (subEl.textContent !== sub) subEl.textContent = sub;
 }
 
-export function renderStandings(tbody, state, { columns = "full" } = {}) {
+/**
+ * The standings. `columns`: "full" (TV, race control) or "compact" (phones); `marks`:
+ * a PB / TR tag before a best lap that is a new personal best or track record (TV).
+ */
+export function renderStandings(tbody, state, { columns = "full", marks = false } = {}) {
   const standings = state?.standings ?? [];
   // Endurance races get their own columns on the full board (TV, race control).
   const endurance = columns === "full" && state?.mode === "endurance";
@@ -47,10 +51,100 @@ export function renderStandings(tbody, state, { columns = "full" } = {}) {
         <span class="entrant">${s.driver ? esc(label) : ""}</span></td>
       <td class="num laps">${s.laps}</td>
       <td class="num last">${lapTime(s.last_ms)}</td>
-      <td class="${bestClass}">${lapTime(s.best_ms)}</td>
+      <td class="${bestClass}">${marks ? recordTag(s) : ""}${lapTime(s.best_ms)}</td>
       ${columns === "full" ? `<td class="num gap">${gap(s)}</td>` : ""}
     </tr>`;
   }).join("");
+}
+
+/** A new track record or personal best on this standing's best lap, as a small tag. */
+export function recordTag(s) {
+  if (s.record === "track") return '<span class="tag rec" data-record="track" title="New track record">TR</span>';
+  if (s.record === "pb") return '<span class="tag rec" data-record="pb" title="New personal best">PB</span>';
+  return "";
+}
+
+// --- club nights: flag band, heats, records -------------------------------------------
+export const RACES = new Set(["laps", "timed", "endurance"]); // modes with a winner
+
+const FLAG_BAND_TEXT = {
+  green: "Green flag",
+  yellow: "Yellow flag",
+  red: "Red flag — race stopped",
+  chequered: "Chequered flag",
+};
+
+/**
+ * The full-width flag band: shown under yellow, red and chequered (and green when asked,
+ * on the driver's phone). Sets data-flag on the band (its colour, in the stylesheet).
+ */
+export function renderFlagBand(el, state, { green = false } = {}) {
+  const flag = state && state.race_id !== null ? state.flag ?? "none" : "none";
+  const show = ["yellow", "red", "chequered"].includes(flag) || (green && flag === "green");
+  let text = FLAG_BAND_TEXT[flag] ?? "";
+  const leader = state?.standings?.[0];
+  if (flag === "chequered" && leader?.finished && RACES.has(state.mode)) {
+    text = `${text} — ${leader.driver || entrantLabel(state.entrant, leader.entrant)} wins`;
+  }
+  if (el.dataset.flag !== flag) el.dataset.flag = flag;
+  const textEl = el.querySelector(".text") ?? el;
+  if (textEl.textContent !== text) textEl.textContent = text;
+  el.hidden = !show;
+}
+
+/** "Heat 2/6" while the race is a heat of an event, else "". */
+export function heatLabel(state) {
+  const ev = state?.event;
+  return ev ? `Heat ${ev.heat}/${ev.heats}` : "";
+}
+
+/**
+ * The heat to show on the grid panel, or null: this heat before it starts (ready, lights),
+ * the next one between heats (with when its lights begin, on the Pi's clock).
+ * {heat, heats, grid: [{lane, driver}], sittingOut: [names], startNs: int|null}
+ */
+export function heatGrid(state) {
+  const ev = state?.event;
+  if (!ev) return null;
+  if (state.phase === "ready" || state.phase === "starting") {
+    return { heat: ev.heat, heats: ev.heats, grid: ev.grid, sittingOut: ev.sitting_out,
+      startNs: null };
+  }
+  if (state.phase === "finished" && ev.next_grid && ev.next_start_ns !== null &&
+      ev.next_start_ns !== undefined) {
+    const racing = new Set(ev.next_grid.map((g) => g.driver));
+    const everyone = [...ev.grid.map((g) => g.driver), ...ev.sitting_out];
+    return { heat: ev.heat + 1, heats: ev.heats, grid: ev.next_grid,
+      sittingOut: everyone.filter((d) => !racing.has(d)), startNs: ev.next_start_ns };
+  }
+  return null;
+}
+
+/** "Lane 1: Ann · Lane 2: Bob" */
+export function gridText(grid) {
+  return grid.map((g) => `Lane ${g.lane}: ${g.driver}`).join(" · ");
+}
+
+/**
+ * The track record to show: {driver, lap_ms, fresh} — a standing's new record in this
+ * race (fresh), else the one that stood before it; null when there is none.
+ */
+export function trackRecord(state) {
+  const fresh = (state?.standings ?? []).find((s) => s.record === "track" && s.best_ms !== null);
+  if (fresh) {
+    return { driver: fresh.driver || entrantLabel(state.entrant, fresh.entrant),
+      lap_ms: fresh.best_ms, fresh: true };
+  }
+  const held = state?.track_record;
+  return held ? { driver: held.driver, lap_ms: held.lap_ms, fresh: false } : null;
+}
+
+/** "Track record 4.812 Ann" (with the car class when the race has one), or "". */
+export function trackRecordText(state) {
+  const rec = trackRecord(state);
+  if (!rec) return "";
+  const cls = state.car_class ? ` (${state.car_class})` : "";
+  return `Track record${cls} ${lapTime(rec.lap_ms)} ${rec.driver}${rec.fresh ? " · new" : ""}`;
 }
 
 // --- endurance ----------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 // Driver view: pick your lane or car once, then your own numbers, huge; each lap is
-// spoken and vibrated where the browser allows, and the screen is kept awake.
+// spoken and vibrated where the browser allows, and the screen is kept awake. Above them
+// the flag as a full-width band, the phase, and laps or time to go; a flash when your
+// best lap is a new personal best or track record.
 
 import { api, info } from "./api.js";
 import { mountBanner } from "./banner.js";
-import { lightsMarkup, setLights } from "./board.js";
-import { entrantLabel, esc, lapTime } from "./format.js";
+import { lightsMarkup, renderFlagBand, setLights } from "./board.js";
+import { clockTime, entrantLabel, esc, lapTime, PHASE_TEXT } from "./format.js";
 import { live } from "./live.js";
 import { registerServiceWorker } from "./pwa.js";
 import { lightsTimer, raceBest, startLights } from "./race.js";
@@ -99,6 +101,73 @@ function render() {
   $("last").textContent = mine && mine.last_ms !== null ? lapTime(mine.last_ms) : "–";
   $("best").textContent = mine && mine.best_ms !== null ? lapTime(mine.best_ms) : "–";
   $("best").classList.toggle("race-best", !!mine && mine.best_ms !== null && mine.best_ms === raceBest(state));
+  for (const id of ["last", "best"]) $(id).classList.toggle("long", $(id).textContent.length > 6);
+  const on = Boolean(state && state.race_id !== null);
+  renderFlagBand($("flag-band"), on && !(state.entrant && state.entrant !== choice.key) ? state : null,
+    { green: true });
+  $("race-line").hidden = !on;
+  $("phase").textContent = on ? PHASE_TEXT[state.phase] ?? state.phase : "";
+  recordFlash(state, mine);
+  tickToGo();
+}
+
+// --- laps or time to go ----------------------------------------------------------------
+/** "5 laps to go", "Last lap", "2:31 to go" (timed: on the Pi's clock), or "". */
+function toGo(state, mine) {
+  if (!state || state.race_id === null) return "";
+  const lapRace = state.laps && (state.mode === "laps" || state.mode === "endurance");
+  const leader = state.standings?.[0];
+  if (state.phase === "finishing") return mine?.finished ? "Flag taken" : "Last lap";
+  if (state.phase === "ready" || state.phase === "starting") {
+    if (lapRace) return `${state.laps} laps`;
+    return state.duration_s ? clockTime(state.duration_s * 1000) : "";
+  }
+  if (state.phase !== "running" && state.phase !== "stopped") return "";
+  if (lapRace) {
+    const left = Math.max(0, state.laps - (leader?.laps ?? 0));
+    return left === 1 ? "Last lap" : `${left} laps to go`;
+  }
+  if (state.ends_ns) {
+    const ms = link.clock.msUntil(state.ends_ns);
+    if (ms === null) return "";
+    return ms > 0 ? `${clockTime(ms + 999)} to go` : "Last lap";
+  }
+  return "";
+}
+
+function tickToGo() {
+  if (!choice) return;
+  const text = toGo(link.state, myStanding());
+  const el = $("togo");
+  if (el.textContent !== text) el.textContent = text;
+}
+
+// --- a new personal best or track record on my best lap --------------------------------
+const FLASH_MS = 8000;
+let flashSeen = null; // {race, keys}: the record laps already seen in this race
+let flashTimer = null;
+function recordFlash(state, mine) {
+  if (!state || state.race_id === null) return;
+  const first = flashSeen?.race !== state.race_id;
+  if (first) flashSeen = { race: state.race_id, keys: new Set() };
+  if (!mine || !mine.record || mine.best_ms === null) return;
+  const key = `${mine.entrant}:${mine.best_ms}`;
+  if (flashSeen.keys.has(key)) return;
+  flashSeen.keys.add(key);
+  if (first) return; // already so when this phone opened: no flash for old news
+  const el = $("record-flash");
+  el.dataset.record = mine.record;
+  el.textContent = mine.record === "track" ? "Track record!" : "PB!";
+  el.hidden = false;
+  const box = $("best-box");
+  box.classList.remove("flash-record");
+  void box.offsetWidth; // restart the animation
+  box.classList.add("flash-record");
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => {
+    el.hidden = true;
+    box.classList.remove("flash-record");
+  }, FLASH_MS);
 }
 
 // --- each lap: voice and vibration ------------------------------------------------------
@@ -146,7 +215,7 @@ const showLights = () => setLights(lightsEl, startLights(link.state, link.lights
 const lightsOnTime = lightsTimer(showLights, link); // each lamp on its planned moment
 link.addEventListener("state", lightsOnTime);
 link.addEventListener("lights", lightsOnTime);
-setInterval(showLights, 100);
+setInterval(() => { showLights(); tickToGo(); }, 100);
 if (choice) {
   showMine();
   keepAwake();
