@@ -25,6 +25,7 @@ TYPES = {
     "pitwall/director/login": dict,
     "pitwall/health/state": contract.HealthState,
     "pitwall/health/warning": contract.HealthWarning,
+    "pitwall/laps/stats": contract.LapStats,
 }
 
 
@@ -43,7 +44,8 @@ def test_every_topic_has_a_heading_and_an_example():
     names = {topics.lane_pass(1).replace("/1/", "/{lane}/"), topics.race_command,
              topics.race_reply, topics.race_state, topics.race_lap, topics.lights_state,
              topics.status("x").replace("/x", "/{service}"), topics.errors,
-             topics.director_login, topics.health_state, topics.health_warning}
+             topics.director_login, topics.health_state, topics.health_warning,
+             topics.laps_stats}
     assert names == set(documented) == set(TYPES)
     assert all(documented[name] for name in names)
 
