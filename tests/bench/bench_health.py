@@ -11,29 +11,19 @@ above the 20 MiB target; the figure that matters on a Pi is measured there).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import psutil
-from common import Rig, memory, parse_args, save, target
+from common import idle_python, Rig, memory, parse_args, save, target
 
 from pitwall import contract
 from tests.support import MqttProbe, ServiceProcess
 
 NAME = "health"
-BASELINE = "import paho.mqtt.client, msgspec, sys; print('ready', flush=True); sys.stdin.read()"
 
 
 def baseline() -> dict:
-    proc = subprocess.Popen([sys.executable, "-c", BASELINE], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        proc.stdout.readline()
-        return memory(proc.pid)
-    finally:
-        proc.stdin.close()
-        proc.wait(5)
+    return idle_python("paho.mqtt.client, msgspec")
 
 
 def cpu_s(proc: psutil.Process) -> float:

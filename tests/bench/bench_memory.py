@@ -10,29 +10,18 @@ the passes paced at 1,000/s, slower than the service stores them, so no backlog 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
-from common import Publisher, Rig, Watcher, memory, parse_args, passes, save, target
+from common import idle_python, Publisher, Rig, Watcher, memory, parse_args, passes, save, target
 
 NAME = "memory"
 LANES = 4
 MS = 1_000_000
 PACED = 1000  # passes/s for the comparison run
-BASELINE = "import paho.mqtt.client, peewee, msgspec, sys; print('ready', flush=True); " \
-    "sys.stdin.read()"
 
 
 def baseline() -> dict:
-    proc = subprocess.Popen([sys.executable, "-c", BASELINE], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        proc.stdout.readline()
-        return memory(proc.pid)
-    finally:
-        proc.stdin.close()
-        proc.wait(5)
+    return idle_python("paho.mqtt.client, peewee, msgspec")
 
 
 def race(n: int, rate: float | None) -> dict:

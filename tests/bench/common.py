@@ -269,6 +269,21 @@ def percentiles(values: list[float], digits: int = 2) -> dict:
             "max": round(ordered[-1], digits)}
 
 
+def idle_python(imports: str) -> dict:
+    """The RSS of a Python that has only imported ``imports`` (a benchmark's baseline)."""
+    import subprocess
+
+    code = f"import {imports}, sys; print('ready', flush=True); sys.stdin.read()"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        proc.stdout.readline()
+        return memory(proc.pid)
+    finally:
+        proc.stdin.close()
+        proc.wait(5)
+
+
 def memory(pid: int) -> dict:
     """A process's resident set size now and its peak (VmHWM), in MiB."""
     rss = psutil.Process(pid).memory_info().rss
