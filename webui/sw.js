@@ -16,7 +16,7 @@ const SHELL = [
   "/js/api.js", "/js/banner.js", "/js/board.js", "/js/clock.js", "/js/control.js",
   "/js/driver.js", "/js/format.js", "/js/home.js", "/js/live.js", "/js/pwa.js",
   "/js/pits.js", "/js/race.js", "/js/results.js", "/js/storage.js", "/js/team.js", "/js/tv.js",
-  "/js/voice.js", "/js/wakelock.js",
+  "/js/page.js", "/js/voice.js", "/js/wakelock.js",
   "/maintain.html", "/css/maintain.css", "/js/maintain.js",
   "/championship.html", "/records.html", "/history.html", "/css/club.css", "/css/championship.css", "/js/championship.js", "/js/records.js", "/js/history.js",
   "/vendor/uplot/uPlot.esm.js", "/vendor/uplot/uPlot.min.css",

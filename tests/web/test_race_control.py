@@ -1,6 +1,7 @@
 """The race director's flow through the UI: log in (a wrong PIN is refused with the API's
 reason), add a driver, set up a lane race, start the lights, yellow, green, reinstate a
-suspect crossing, finish; a refused command shows the lap service's reason."""
+suspect crossing, finish; a refused command shows the lap service's reason, and the
+buttons follow the phase."""
 
 from __future__ import annotations
 
@@ -76,11 +77,18 @@ def test_director_runs_a_race_from_the_control_page(web, open_page):
     expect(lane1.locator("td.last")).to_have_text(lap_text(100_000_000))
     screenshot(page, "control-1280", full_page=True)
 
+    # A command that does not fit: the lap service's reason reaches the director (a
+    # second set-up while this race runs).
+    form.locator("button[type=submit]").click()
+    expect(feedback.locator(".error")).to_contain_text("Set up race failed (409)")
+    expect(feedback.locator(".error")).to_contain_text("finish or abort it first")
+    reason = feedback.locator(".error").first.inner_text().split(": ", 1)[1]
+
     page.click("button[data-action=finish]")
     expect(page.locator("#phase")).to_have_text("Finished")
     expect(page.locator("#flag")).to_have_attribute("data-flag", "chequered")
-    # A command that does not fit: the lap service's reason reaches the director.
-    page.click("button[data-action=green]")
-    expect(feedback.locator(".error")).to_contain_text("Green flag failed (409)")
-    reason = feedback.locator(".error").first.inner_text().split(": ", 1)[1]
+    # The buttons follow the phase: nothing to press on a finished race.
+    expect(page.locator("#actions button[data-action=green]")).to_be_hidden()
+    expect(page.locator("#actions button[data-action=start]")).to_be_hidden()
+    expect(page.locator("#actions-hint")).to_contain_text("set up the next one")
     assert len(reason) > 5, reason

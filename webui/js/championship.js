@@ -4,6 +4,7 @@
 // races or heat events as rounds and removes them. Refusals show the API's own `detail`.
 
 import { api, ApiError } from "./api.js";
+import { reason, showError, status } from "./page.js";
 import { registerServiceWorker } from "./pwa.js";
 import { esc } from "./format.js";
 
@@ -16,21 +17,8 @@ const seasonId = /^\d+$/.test(params.get("id") ?? "") ? Number(params.get("id"))
 let director = false;
 let season = null;
 
-function showError(text) {
-  $("error").textContent = text;
-  $("error").hidden = !text;
-}
 
-function status(id, text, kind = "ok") {
-  $(id).textContent = text;
-  $(id).className = `status ${kind}`;
-}
 
-/** The API's reason, with its status code, for a status line. */
-function reason(err) {
-  const code = err instanceof ApiError && err.status ? ` (${err.status})` : "";
-  return `${err.detail ?? err.message}${code}`;
-}
 
 function roundHref(r) {
   if (r.race_id !== null && r.race_id !== undefined) return `/results.html?race=${r.race_id}`;

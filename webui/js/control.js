@@ -28,6 +28,7 @@ function say(text, kind = "ok") {
   const box = $("feedback");
   box.prepend(msg);
   while (box.children.length > 2) box.lastElementChild.remove();
+  msg.addEventListener("click", () => msg.remove());
   setTimeout(() => msg.remove(), kind === "ok" ? 5000 : 15000);
 }
 
@@ -101,7 +102,45 @@ function renderRace() {
   $("pits").hidden = !endurance;
   $("pits-link").hidden = !endurance;
   if (endurance) renderPits(state, act);
+  renderActions(state);
   tick();
+}
+
+/**
+ * The commands the lap service would accept now (core/race.py's checks), so the page
+ * never offers Start during a race or Green without a flag out.
+ */
+function allowedActions(state) {
+  if (!state || state.race_id === null) return [];
+  if (state.restart_by) return ["start", "abort"]; // a void start: the lights again
+  const caution = state.flag === "yellow" || state.flag === "red";
+  switch (state.phase) {
+    case "ready": return ["start", "abort"];
+    case "starting": return ["abort"];
+    case "running": case "finishing": case "stopped":
+      if (!caution) return ["yellow", "red", "finish", "abort"];
+      return [state.resume_ns ? "yellow" : "green", ...(state.flag === "yellow" ? ["red"] : []),
+        "finish", "abort"];
+    default: return []; // finished, aborted: set up the next race
+  }
+}
+
+const ACTIONS_HINT = {
+  none: "No race is set up: set one up below.",
+  finished: "The race is finished: set up the next one below.",
+  aborted: "The race was aborted: set up the next one below.",
+  starting: "The lights are running.",
+};
+
+function renderActions(state) {
+  const allowed = allowedActions(state);
+  for (const button of $("actions").querySelectorAll("button[data-action]")) {
+    button.hidden = !allowed.includes(button.dataset.action);
+  }
+  const phase = state && state.race_id !== null ? state.phase : "none";
+  const hint = ACTIONS_HINT[phase] ?? "";
+  $("actions-hint").textContent = hint;
+  $("actions-hint").hidden = !hint;
 }
 
 function tick() {
@@ -176,8 +215,23 @@ async function fillEntrants() {
     rows = cars.filter((c) => c.car_id !== null && c.car_id !== undefined)
       .map((c) => entrantRow(c.car_id, usual(c.car_id) || driverName(c.driver_id)));
   }
+  let note = "";
+  if (!rows.length) {
+    // Nothing registered: offer what the sensors saw crossing in the last minutes.
+    const seen = await api("/api/track/seen").catch(() => null);
+    if (generation !== fillGeneration) return;
+    const numbers = (key === "lane" ? seen?.lanes : seen?.cars) ?? [];
+    rows = numbers.map((n) => entrantRow(n, usual(n)));
+    note = rows.length
+      ? `${rows.length} ${key === "lane" ? "lane" : "car"}${rows.length === 1 ? "" : "s"} seen crossing: add the drivers' names`
+      : key === "lane"
+        ? "No lanes configured and none seen crossing: add the entrants by hand"
+        : "No cars registered and none seen crossing in the last ten minutes: add the entrants by hand, or drive each car over the line and fill again";
+  }
   $("entrant-rows").replaceChildren(...rows);
   $("entrant-rows").setAttribute("aria-busy", "false");
+  $("fill-note").textContent = note;
+  $("fill-note").hidden = !note;
 }
 
 form.addEventListener("submit", async (event) => {
@@ -241,6 +295,7 @@ const KIND_TEXT = {
   deleted: "deleted",
 };
 
+let followedRace = null; // the current race when the race list was last loaded
 async function loadRaces() {
   const races = await api("/api/races?limit=50").catch(() => []);
   const select = $("edit-race");
@@ -252,8 +307,12 @@ async function loadRaces() {
     return option;
   }));
   const current = link.state?.race_id;
-  select.value = keep && races.some((r) => String(r.id) === keep) ? keep
+  // Follow the current race: a new race takes over the editor unless the director chose
+  // an older one to edit.
+  const following = !keep || keep === String(followedRace ?? "");
+  select.value = !following && races.some((r) => String(r.id) === keep) ? keep
     : current ? String(current) : (races[0] ? String(races[0].id) : "");
+  followedRace = current ?? null;
   loadPasses();
 }
 
@@ -275,6 +334,12 @@ async function loadPasses() {
   }
   const startNs = detail?.start_ns ?? null;
   const key = detail?.config?.entrant ?? link.state?.entrant ?? "car";
+  const names = new Map((detail?.standings ?? []).map((st) => [st.entrant, st.driver]));
+  const who = (entrant) => {
+    const label = entrantLabel(key, entrant);
+    const name = names.get(entrant);
+    return name ? `${esc(name)} <span class="muted">${esc(label)}</span>` : esc(label);
+  };
   const onlyOdd = $("only-questionable").checked;
   const shown = onlyOdd ? passes.filter((p) => p.kind === "suspect" || p.kind === "deleted") : passes;
   $("passes").innerHTML = shown.map((p) => {
@@ -284,11 +349,12 @@ async function loadPasses() {
     return `<tr data-pass="${p.pass_id}" data-kind="${esc(p.kind)}">
       <td class="num">${p.pass_id}</td><td class="num">${t}</td>
       <td class="num">${p.lane ?? ""}</td><td class="num">${p.car ?? ""}</td>
-      <td class="kind">${esc(KIND_TEXT[p.kind] ?? p.kind)}${p.override ? ` <span class="muted">(${esc(p.override)})</span>` : ""}</td>
-      <td>${p.entrant !== null && p.entrant !== undefined ? esc(entrantLabel(key, p.entrant)) : ""}</td>
+      <td class="kind">${esc(KIND_TEXT[p.kind] ?? p.kind)}${p.override ? ` <span class="muted">(${esc(p.override)})</span>` : ""}${p.source === "manual" ? ' <span class="tag manual">manual</span>' : ""}${p.sensor_t_ns !== null && p.sensor_t_ns !== undefined ? ' <span class="tag moved" title="time corrected; the sensor said otherwise">corrected</span>' : ""}</td>
+      <td class="who">${p.entrant !== null && p.entrant !== undefined ? who(p.entrant) : ""}</td>
       <td class="num">${p.lap ?? ""}</td><td class="num">${lapTime(p.lap_ms)}</td>
-      <td>${canReinstate ? `<button type="button" data-edit="reinstate">Reinstate</button>` : ""}
-        ${canDelete ? `<button type="button" data-edit="delete">Delete</button>` : ""}</td></tr>`;
+      <td class="edit">${canReinstate ? `<button type="button" data-edit="reinstate">Reinstate</button>` : ""}
+        ${canDelete ? `<button type="button" data-edit="delete">Delete</button>` : ""}
+        ${startNs !== null ? `<button type="button" data-time="${t}">Time…</button>` : ""}</td></tr>`;
   }).join("") || '<tr><td colspan="9" class="muted">No crossings</td></tr>';
 }
 
@@ -296,6 +362,15 @@ $("edit-race").addEventListener("change", loadPasses);
 $("reload-passes").addEventListener("click", loadPasses);
 $("only-questionable").addEventListener("change", loadPasses);
 $("passes").addEventListener("click", async (event) => {
+  const timeButton = event.target.closest("button[data-time]");
+  if (timeButton) { // fill the correction form with this crossing
+    const form = $("move-pass-form");
+    form.elements.pass_id.value = timeButton.closest("tr").dataset.pass;
+    form.elements.race_s.value = timeButton.dataset.time;
+    form.elements.race_s.focus();
+    form.elements.race_s.select();
+    return;
+  }
   const button = event.target.closest("button[data-edit]");
   if (!button) return;
   const id = button.closest("tr").dataset.pass;
@@ -304,6 +379,37 @@ $("passes").addEventListener("click", async (event) => {
   const ok = await act(label, () => api(`/api/passes/${id}/${edit}`, { method: "POST" }),
     { control: button, done: () => `${label}: done, race re-scored` });
   if (ok) loadPasses();
+});
+
+/** Race time in seconds from a form field -> {race_ms}. */
+const raceMs = (value) => ({ race_ms: Math.round(Number(value) * 1000 * 1000) / 1000 });
+
+$("add-pass-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = event.target.elements;
+  if (!editRace) return say("Choose a race first", "error");
+  const body = { lane: Number(f.lane.value), ...raceMs(f.race_s.value) };
+  if (f.car.value !== "") body.car = Number(f.car.value);
+  const label = `Add a crossing on lane ${body.lane} at ${Number(f.race_s.value).toFixed(3)} s`;
+  const ok = await act(label, () => api(`/api/races/${editRace}/passes`, { method: "POST", body }),
+    { control: event.submitter, done: () => `${label}: done, race re-scored` });
+  if (ok) {
+    event.target.reset();
+    loadPasses();
+  }
+});
+
+$("move-pass-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = event.target.elements;
+  const id = Number(f.pass_id.value);
+  const label = `Set crossing #${id} to ${Number(f.race_s.value).toFixed(3)} s`;
+  const ok = await act(label, () => api(`/api/passes/${id}/time`, { method: "POST", body: raceMs(f.race_s.value) }),
+    { control: event.submitter, done: () => `${label}: done, race re-scored` });
+  if (ok) {
+    event.target.reset();
+    loadPasses();
+  }
 });
 
 // The current race's log grows with each lap: refresh it, at most once a second.
@@ -321,6 +427,51 @@ link.addEventListener("state", () => {
     shownRace = id;
     if (!$("director").hidden) loadRaces();
   }
+});
+
+// --- heat rotation ---------------------------------------------------------------------------
+const heatsForm = $("heats-form");
+
+function renderHeatLanes() {
+  const lanes = track?.lanes ?? [];
+  $("heat-lanes").innerHTML = lanes.map((n) => `<label class="inline"><input type="checkbox"
+      name="lane" value="${n}" checked> ${n}</label>`).join(" ") ||
+    '<span class="muted">the track\'s lanes</span>';
+}
+
+function heatDrivers() {
+  return heatsForm.elements.drivers.value.split("\n").map((d) => d.trim()).filter(Boolean);
+}
+
+/** "6 drivers on 2 lanes: 6 heats, 2 sit out each": before the director submits. */
+function heatsPlanText() {
+  const drivers = heatDrivers().length;
+  const lanes = [...heatsForm.querySelectorAll("input[name=lane]:checked")].length ||
+    (track?.lanes ?? []).length;
+  if (drivers < 2) return "Enter at least two drivers.";
+  if (lanes < 2) return "Choose at least two lanes.";
+  const heats = Math.max(drivers, lanes);
+  const out = Math.max(0, drivers - lanes);
+  return `${drivers} drivers on ${lanes} lanes: ${heats} heats` +
+    (out ? `, ${out} sit${out === 1 ? "s" : ""} out each` : "");
+}
+heatsForm.addEventListener("input", () => { $("heats-plan").textContent = heatsPlanText(); });
+
+heatsForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const f = heatsForm.elements;
+  const lanes = [...heatsForm.querySelectorAll("input[name=lane]:checked")].map((x) => Number(x.value));
+  const body = {
+    name: f.name.value.trim(),
+    drivers: heatDrivers(),
+    duration_s: Math.round(Number(f.minutes.value) * 60),
+    pause_s: Number(f.pause_s.value),
+    min_lap_ms: Math.round(Number(f.min_lap_s.value) * 1000),
+    car_class: f.car_class.value.trim(),
+  };
+  if (lanes.length) body.lanes = lanes;
+  await act("Set up the heats", () => api("/api/events", { method: "POST", body }),
+    { control: event.submitter, done: (r) => `Heat 1 is set up (race #${r.race_id}): start the lights when the drivers are ready` });
 });
 
 // --- drivers and cars ----------------------------------------------------------------------------
@@ -389,6 +540,12 @@ renderRace();
 setInterval(tick, 250);
 (async () => {
   track = await info();
+  // Key the set-up as the sensors report (decoder or IR lanes: cars; break-beam: lanes).
+  if (track?.entrant_default && form.elements.entrant.querySelector(`option[value="${track.entrant_default}"]`)) {
+    form.elements.entrant.value = track.entrant_default;
+  }
+  $("demo-note").hidden = !track?.demo_director;
+  renderHeatLanes();
   if (track && track.director_pin_set === false) {
     showLogin("No director PIN is set on this track: set director_pin in the settings.");
     return;

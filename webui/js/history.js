@@ -4,6 +4,7 @@
 
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 import { api } from "./api.js";
+import { showError } from "./page.js";
 import { registerServiceWorker } from "./pwa.js";
 import { esc, lapTime } from "./format.js";
 
@@ -11,10 +12,6 @@ const $ = (id) => document.getElementById(id);
 const HEIGHT = 300;
 registerServiceWorker();
 
-function showError(text) {
-  $("error").textContent = text;
-  $("error").hidden = !text;
-}
 
 const dateText = (t) => (t ? new Date(t * 1000).toLocaleDateString(undefined, { dateStyle: "medium" }) : "");
 const raceName = (r) => r.name || `Race ${r.race_id}`;

@@ -5,6 +5,7 @@
 
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 import { api, ApiError, info } from "./api.js";
+import { reason, showError, status } from "./page.js";
 import { registerServiceWorker } from "./pwa.js";
 import { esc } from "./format.js";
 
@@ -22,21 +23,8 @@ let lastChange = 0;
 
 const known = (v) => v !== null && v !== undefined && Number.isFinite(v);
 
-function showError(text) {
-  $("error").textContent = text;
-  $("error").hidden = !text;
-}
 
-function status(id, text, kind = "ok") {
-  $(id).textContent = text;
-  $(id).className = `status ${kind}`;
-}
 
-/** The API's reason, with its status code. */
-function reason(err) {
-  const code = err instanceof ApiError && err.status ? ` (${err.status})` : "";
-  return `${err.detail ?? err.message}${code}`;
-}
 
 // --- formats ------------------------------------------------------------------------------
 function mib(v) {

@@ -3,6 +3,7 @@
 // ?car_class=…, so a link opens the same view). Driver names open their history.
 
 import { api } from "./api.js";
+import { showError } from "./page.js";
 import { registerServiceWorker } from "./pwa.js";
 import { esc, lapTime } from "./format.js";
 
@@ -10,10 +11,6 @@ const $ = (id) => document.getElementById(id);
 const ALL = "*";
 registerServiceWorker();
 
-function showError(text) {
-  $("error").textContent = text;
-  $("error").hidden = !text;
-}
 
 function dateText(t) {
   return t ? new Date(t * 1000).toLocaleDateString(undefined, { dateStyle: "medium" }) : "";

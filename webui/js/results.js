@@ -3,6 +3,7 @@
 
 import uPlot from "/vendor/uplot/uPlot.esm.js";
 import { api } from "./api.js";
+import { showError } from "./page.js";
 import { registerServiceWorker } from "./pwa.js";
 import { entrantLabel, esc, gap, lapTime, PHASE_TEXT } from "./format.js";
 import { modeText } from "./race.js";
@@ -14,16 +15,17 @@ const PALETTE = ["#ffd400", "#5ac8fa", "#ff6b6b", "#7ee787", "#d09bff", "#ff9f43
   "#f78fb3", "#c8d6e5", "#1dd1a1", "#feca57"];
 registerServiceWorker();
 
-function showError(text) {
-  $("error").textContent = text;
-  $("error").hidden = false;
-}
 
 /** The race's set-up time, from the director's phone clock; a Pi without RTC may be off. */
 function dateText(createdAt) {
   if (!createdAt) return "";
   return new Date(createdAt * 1000).toLocaleString(undefined,
     { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** A driver's name, linked to their history page. */
+function historyLink(name) {
+  return `<a href="/history.html?name=${encodeURIComponent(name)}">${esc(name)}</a>`;
 }
 
 // --- the list of races ---------------------------------------------------------------------
@@ -82,7 +84,7 @@ async function showRace(id) {
   const bestOverall = Math.min(...standings.map((s) => s.best_ms ?? Infinity));
   $("standings").innerHTML = standings.map((s) => `<tr>
       <td class="num pos">${s.position}</td>
-      <td class="who"><span class="driver">${esc(s.driver || entrantLabel(key, s.entrant))}</span>
+      <td class="who"><span class="driver">${s.driver ? historyLink(s.driver) : esc(entrantLabel(key, s.entrant))}</span>
         <span class="entrant">${s.driver ? esc(entrantLabel(key, s.entrant)) : ""}</span>
         ${s.jump_start ? '<span class="tag jump">JS</span>' : ""}</td>
       <td class="num">${s.laps}</td>
@@ -157,8 +159,53 @@ function lapsGrid(order, byEntrant, maxLap, nameOf) {
   $("laps-grid").innerHTML = head + `<tbody>${rows.join("")}</tbody>`;
 }
 
+// --- a heat-rotation event ---------------------------------------------------------------
+const score = (x) => (x === null || x === undefined ? "–" : x.toFixed(2));
+
+async function showEvent(id) {
+  $("event").hidden = false;
+  $("all-races").hidden = false;
+  $("print").hidden = false;
+  $("csv").hidden = false;
+  $("csv").href = `/api/events/${id}/results.csv`;
+  $("csv").setAttribute("download", `event-${id}.csv`);
+  let ev;
+  try {
+    ev = await api(`/api/events/${id}`);
+  } catch (err) {
+    showError(`Could not load event ${id}: ${err.detail ?? err.message}`);
+    return;
+  }
+  const title = ev.name || `Heats ${ev.id}`;
+  $("title").textContent = title;
+  document.title = `Pitwall · ${title}`;
+  const run = ev.heats.filter((h) => h.race_id !== null).length;
+  $("event-meta").textContent = [`${ev.drivers.length} drivers`, `lanes ${ev.lanes.join(", ")}`,
+    `${ev.heats.length} heats of ${Math.round(ev.duration_s / 60 * 10) / 10} min`,
+    ev.finished ? "finished" : `${run} of ${ev.heats.length} heats run`].join(" · ");
+  const best = Math.min(...ev.standings.map((s) => s.best_ms ?? Infinity));
+  $("event-standings").innerHTML = ev.standings.map((s) => `<tr>
+      <td class="num pos">${s.position}</td>
+      <td class="who"><span class="driver">${historyLink(s.driver)}</span></td>
+      <td class="num">${score(s.total)}</td>
+      <td class="num ${s.best_ms === best ? "race-best" : ""}">${lapTime(s.best_ms)}</td></tr>`).join("") ||
+    '<tr class="empty"><td colspan="4">No heat run yet</td></tr>';
+  $("heats").innerHTML = ev.heats.map((h) => {
+    const grid = h.grid.map((g) => `Lane ${g.lane}: ${esc(g.driver)}`).join(" · ");
+    const out = h.sitting_out.length ? `<span class="sub">sitting out: ${h.sitting_out.map(esc).join(", ")}</span>` : "";
+    const state = h.race_id !== null
+      ? `<a href="/results.html?race=${h.race_id}">${esc(PHASE_TEXT[h.phase] ?? h.phase)}</a>` : "planned";
+    const scores = Object.entries(h.scores).map(([d, x]) => `${esc(d)} ${score(x)}`).join(" · ");
+    return `<tr data-heat="${h.heat}"><td class="num">${h.heat}</td><td>${grid}${out}</td>
+      <td>${state}</td><td>${scores}</td></tr>`;
+  }).join("");
+}
+
 $("print").addEventListener("click", () => print());
 
-const raceId = new URLSearchParams(location.search).get("race");
+const params = new URLSearchParams(location.search);
+const raceId = params.get("race");
+const eventId = params.get("event");
 if (raceId && /^\d+$/.test(raceId)) showRace(Number(raceId));
+else if (eventId && /^\d+$/.test(eventId)) showEvent(Number(eventId));
 else showList();
