@@ -30,7 +30,7 @@ def stack(broker, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("maint")
     leases = tmp / "dnsmasq.leases"
     leases.write_text(LEASES.format(exp=int(time.time()) + 3600))
-    with api_stack(broker, tmp, api={"metrics": True},
+    with api_stack(broker, tmp, api={"metrics": True}, health={"interval_s": 1},
                    hotspot={"leases_file": str(leases)}) as s:
         health = ServiceProcess(tmp / "pitwall.toml", "health").start()
         try:

@@ -67,7 +67,7 @@ def test_usb_backups_are_written_when_something_changed_and_rotated(box, tmp_pat
 
 
 def test_export_writes_a_csv_per_race_and_one_json_of_everything(box, tmp_path):
-    race = finish_a_race(box, 6, name="Export me")
+    race = finish_a_race(box, 6, name="Export me", run=True)
     out = tmp_path / "export"
     done = box.pitwall("backup", "export", str(out))
     assert done.returncode == 0, done.stderr

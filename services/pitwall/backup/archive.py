@@ -243,6 +243,9 @@ def rotate(folder: Path, keep: int) -> list[Path]:
 
 
 def file_name(track_name: str = "") -> str:
+    """``pitwall-backup-YYYYmmdd-HHMMSSmmm-track.tar.gz``: to the millisecond, so two
+    backups never share a name and the names sort as the backups were made."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + f"{int(now * 1000) % 1000:03d}"
     slug = re.sub(r"[^a-z0-9]+", "-", track_name.lower()).strip("-")
-    return f"pitwall-backup-{time.strftime('%Y%m%d-%H%M%S')}{'-' + slug if slug else ''}" \
-           ".tar.gz"
+    return f"pitwall-backup-{stamp}{'-' + slug if slug else ''}.tar.gz"
