@@ -164,6 +164,16 @@ def open_page(browser, web):
     assert not errors, f"JavaScript errors: {errors}"
 
 
+def log_in(page, shows: str) -> None:
+    """The director's login form on a page (#pin, #login-form); ``shows``: the id of what
+    the page reveals once logged in."""
+    from playwright.sync_api import expect
+
+    page.fill("#pin", PIN)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator(f"#{shows}")).to_be_visible()
+
+
 def screenshot(page, name: str, full_page: bool = False) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from pitwall import contract
 
-from .conftest import PIN
+from .conftest import log_in
 
 MS = 1_000_000
 
@@ -22,15 +22,9 @@ def visible_actions(page) -> list[str]:
                                      "bs => bs.filter(b => !b.hidden).map(b => b.dataset.action)")
 
 
-def log_in(page) -> None:
-    page.fill("#pin", PIN)
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("#director")).to_be_visible()
-
-
 def test_heat_rotation_is_set_up_from_its_form(web, open_page):
     page = open_page("/control.html", 1280, 1000)
-    log_in(page)
+    log_in(page, "director")
     form = page.locator("#heats-form")
     form.locator("[name=name]").fill("Tuesday heats")
     form.locator("[name=drivers]").fill("Ann\nBob\nCy\nDee\nEd\nFlo")
@@ -61,7 +55,7 @@ def test_heat_rotation_is_set_up_from_its_form(web, open_page):
 
 def test_fill_offers_the_cars_seen_crossing(web, open_page):
     page = open_page("/control.html", 1280, 1000)
-    log_in(page)
+    log_in(page, "director")
     for car in (41, 42):  # no race needs them: the track saw them cross
         web.send_pass(lane=1, t_ns=time.monotonic_ns(), car=car)
     form = page.locator("#setup-form")
@@ -74,7 +68,7 @@ def test_fill_offers_the_cars_seen_crossing(web, open_page):
 
 def test_the_lap_editor_follows_the_race_adds_and_moves_crossings(web, open_page):
     page = open_page("/control.html", 1280, 1000)
-    log_in(page)
+    log_in(page, "director")
     reply = web.command(contract.Setup(
         mode="laps", laps=20, entrant="car", min_lap_ms=200, first_crossing="counts",
         name="Editor", entrants=[contract.EntrantSpec(car=1, driver="Ann"),

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from pitwall import contract
 
-from .conftest import PIN, screenshot
+from .conftest import log_in, screenshot
 
 LONG = "Maximilian Featherstonehaugh-Montgomery"
 MS = 1_000_000
@@ -119,9 +119,7 @@ def test_the_driver_page_fits(open_page, race, width, height):
 @pytest.mark.parametrize("width, height", SIZES)
 def test_race_control_fits_and_its_messages_hide_no_field(open_page, race, width, height):
     page = open_page("/control.html", width, height)
-    page.fill("#pin", PIN)
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("#director")).to_be_visible()
+    log_in(page, "director")
     page.select_option("#edit-race", str(race))
     expect(page.locator("#passes tr").first).to_contain_text("Ann")
     # A finished race: nothing to press but set-up; the page says so.

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from pitwall import contract
 from pitwall.backup import archive
 
-from .conftest import PIN
+from .conftest import log_in as director_login
 from .test_club_pages import LAYOUT_PROBLEMS, screenshot
 
 UNDER_VOLTAGE = contract.Throttle(
@@ -53,9 +53,7 @@ def health(web):
 def log_in(page) -> None:
     expect(page.locator("#login")).to_be_visible()
     expect(page.locator("#maintain")).to_be_hidden()
-    page.fill("#pin", PIN)
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("#maintain")).to_be_visible()
+    director_login(page, "maintain")
 
 
 def test_the_health_of_a_pi_short_of_power_is_impossible_to_miss(open_page, health):

@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 DIRECTOR = {"director_read": True}
 MAX_UPLOAD = 2 * 1024**3  # a backup of many seasons is megabytes; the SD card is the limit
-SWAP_WAIT_S = 15.0  # the lap service swaps the database right after its reply
 
 
 class MaintenanceHealth(msgspec.Struct, kw_only=True):
@@ -118,7 +117,7 @@ async def restore(request: Request, state: State) -> Restored:
                             detail=f"{exc.detail}; nothing was changed") from None
     # The reply comes just before the swap: wait for it, then make sure the API's own
     # tables exist in the database taken up (an older backup may lack newer ones).
-    deadline = time.monotonic() + SWAP_WAIT_S
+    deadline = time.monotonic() + archive.SWAP_WAIT_S
     while verified.db_path.exists() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     if verified.db_path.exists():

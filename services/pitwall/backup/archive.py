@@ -39,6 +39,7 @@ DB = "pitwall.db"
 SETTINGS = "settings.json"
 MANIFEST = "manifest.json"
 STAGED = "restore-staged.db"  # data_dir: a verified database waiting to be taken up
+SWAP_WAIT_S = 15.0  # a restore accepted: the lap service swaps it in within this
 MAX_MEMBER = 8 * 1024**3  # a backup of many seasons is megabytes; refuse runaway members
 
 
@@ -233,10 +234,15 @@ def take_up_staged(data_dir: Path) -> Path | None:
     return kept if kept.exists() else None
 
 
+def backups(folder: Path) -> list[Path]:
+    """The backups in ``folder``, oldest first (their names sort by time: ``file_name``)."""
+    return sorted(folder.glob("pitwall-backup-*.tar.gz"))
+
+
 def rotate(folder: Path, keep: int) -> list[Path]:
     """Remove all but the newest ``keep`` backups in ``folder``; returns those removed."""
-    backups = sorted(folder.glob("pitwall-backup-*.tar.gz"))
-    removed = backups[:-keep] if keep > 0 else []
+    found = backups(folder)
+    removed = found[:-keep] if keep > 0 else []
     for path in removed:
         path.unlink()
     return removed

@@ -26,8 +26,6 @@ from pitwall.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SWAP_WAIT_S = 15.0
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -131,7 +129,7 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
     if not reply.ok:
         archive.unstage(data_dir)
         raise archive.BackupError(f"refused: {reply.error}; nothing was changed")
-    deadline = time.monotonic() + SWAP_WAIT_S
+    deadline = time.monotonic() + archive.SWAP_WAIT_S
     while staged.db_path.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     if staged.db_path.exists():

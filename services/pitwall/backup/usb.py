@@ -95,11 +95,6 @@ def db_checksum(backup: Path) -> str | None:
         return None
 
 
-def newest(folder: Path) -> Path | None:
-    found = sorted(folder.glob("pitwall-backup-*.tar.gz"))
-    return found[-1] if found else None
-
-
 def write(folder: Path, data: bytes, name: str) -> Path:
     """``data`` as ``folder/name``, whole or not at all."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,7 +113,8 @@ def backup_to(folder: Path, data: bytes, name: str, *, keep: int,
     """Write the backup ``data`` into ``folder`` unless (``when_changed``) the newest
     there holds the very same database; then rotate."""
     if when_changed:
-        last = newest(folder)
+        found = archive.backups(folder)
+        last = found[-1] if found else None
         ours = archive.manifest_of(data)["files"][archive.DB]["sha256"]
         if last is not None and db_checksum(last) == ours:
             return Written(None, [])

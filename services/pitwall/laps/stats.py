@@ -14,8 +14,7 @@ from pitwall import contract
 
 PUBLISH_EVERY_NS = 5_000_000_000
 
-FIELDS = ("passes", "stored", "duplicates", "rejected", "laps", "suspects", "commands",
-          "refused", "batches", "retries")
+FIELDS = tuple(f for f in contract.LapStats.__struct_fields__ if f != "started_at")
 
 
 class LapCounters:
