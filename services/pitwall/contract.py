@@ -62,6 +62,9 @@ class Topics:
         self.laps_stats = f"{root}/laps/stats"
         # A race director logged in to the API (not retained): a demo director yields.
         self.director_login = f"{root}/director/login"
+        # What each committed transaction of the lap service stored (QoS 1, not
+        # retained): the central archive's feed in a cluster (docs/scale-out.md).
+        self.archive_journal = f"{root}/archive/journal"
 
     def lane_pass(self, lane: int) -> str:
         return f"{self.root}/lane/{lane}/pass"
@@ -512,6 +515,26 @@ class LapStats(_Outbound, kw_only=True):
     refused: int  # ... of which refused (race/reply ok false)
     batches: int  # transactions committed
     retries: int  # batches that failed and were retried one message at a time
+
+
+# ---------------------------------------------------------------- archive/journal
+Row = dict[str, str | int | float | bool | None]  # one stored row: column -> value
+
+
+class Journal(_Outbound, kw_only=True):
+    """archive/journal: the rows one committed transaction of the lap service wrote, whole
+    (as stored after it), so applying an entry twice changes nothing. ``seq`` increases
+    within one database; laps of the races in ``laps_replaced`` were re-scored: every lap
+    of those races is in ``laps`` and the ones not there are gone."""
+
+    origin: str  # the track database's journal identity (new after a restore)
+    seq: int
+    races: list[Row] = []
+    heat_events: list[Row] = []
+    passes: list[Row] = []
+    controls: list[Row] = []
+    laps: list[Row] = []
+    laps_replaced: list[int] = []
 
 
 class ErrorReport(_Outbound, kw_only=True):

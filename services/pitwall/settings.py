@@ -214,6 +214,40 @@ class BackupSettings(_Section):
     ] = 30
 
 
+class ClusterSettings(_Section):
+    """One track of several (docs/scale-out.md): this box's broker bridges its topics to a
+    central Mosquitto over TLS, under ``tracks/<track>/``, and its lap service publishes
+    the journal the central archive is written from. Empty ``track``: a box on its own."""
+
+    track: Annotated[
+        str, Meta(pattern=r"^([a-z0-9][a-z0-9-]{0,30})?$",
+                  description="This track's id in the cluster (lower case, digits, '-'); "
+                  "its topics appear centrally under tracks/<track>/. Empty: no cluster.")
+    ] = ""
+    central_host: Annotated[
+        str, Meta(description="The central broker's host name (as in its TLS certificate).")
+    ] = ""
+    central_port: Annotated[
+        int, Meta(ge=1, le=65535, description="The central broker's TLS port.")
+    ] = 8883
+    cafile: Annotated[
+        str, Meta(description="The cluster's CA certificate (PEM), which signed the central "
+                  "broker's certificate: the bridge trusts nothing else.")
+    ] = "/etc/pitwall/cluster-ca.pem"
+    password: Annotated[
+        str, Meta(description="This track's password at the central broker (user: the "
+                  "track id), made by `pitwall cluster add-track` on the central box.")
+    ] = ""
+    journal: Annotated[
+        bool, Meta(description="Publish the archive journal (ROOT/archive/journal) even "
+                   "without a cluster track (a central archive fed some other way).")
+    ] = False
+
+    @property
+    def publishes_journal(self) -> bool:
+        return bool(self.track) or self.journal
+
+
 class HealthSettings(_Section):
     """``pitwall health``: how often the box reports on itself, and when to warn."""
 
@@ -430,6 +464,7 @@ class Settings(_Section):
     lights: LightsSettings = msgspec.field(default_factory=LightsSettings)
     health: HealthSettings = msgspec.field(default_factory=HealthSettings)
     backup: BackupSettings = msgspec.field(default_factory=BackupSettings)
+    cluster: ClusterSettings = msgspec.field(default_factory=ClusterSettings)
     buttons: Annotated[
         list[ButtonSettings], Meta(description="Race director's buttons, one [[buttons]] "
                                    "table each.")
@@ -520,7 +555,7 @@ def load(path: str | os.PathLike | None = None, environ=os.environ) -> Settings:
 
 
 # The settings no backup, diagnostics archive or page may carry (dotted names).
-SECRETS = ("director_pin", "wifi.passphrase")
+SECRETS = ("director_pin", "wifi.passphrase", "cluster.password")
 REMOVED = "(removed: a secret)"
 
 

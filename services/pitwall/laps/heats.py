@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from pitwall import contract
@@ -101,9 +100,8 @@ class HeatRunner:
             raise RaceError("a driver is listed twice")
         svc.commands.check_replaceable(now)
         min_lap = svc.settings.race.min_lap_ms if cmd.min_lap_ms is None else cmd.min_lap_ms
-        row = store.HeatEventRow.create(
-            name=cmd.name, created_at=time.time(),
-            drivers=json.dumps([d.strip() for d in cmd.drivers]), lanes=json.dumps(lanes),
+        row = store.create_heat_event(
+            name=cmd.name, drivers=[d.strip() for d in cmd.drivers], lanes=lanes,
             duration_s=cmd.duration_s, pause_s=cmd.pause_s, min_lap_ms=min_lap,
             car_class=cmd.car_class)
         self._set_up(Event(row), 1, now)

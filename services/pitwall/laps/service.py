@@ -15,6 +15,7 @@ the start sequence.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -34,6 +35,7 @@ from pitwall.core.records import Records, records
 from pitwall.laps import store
 from pitwall.laps.commands import CommandHandler
 from pitwall.laps.heats import HeatRunner
+from pitwall.laps.journal import Outbox
 from pitwall.laps.publish import lights_payload, state_payload
 from pitwall.laps.stats import LapCounters
 from pitwall.settings import Settings
@@ -64,7 +66,7 @@ class LapService:
         self.settings = settings
         self.clock = clock
         self.boot_id = boot_id()
-        self._take_up_staged_restore()
+        restored = self._take_up_staged_restore()
         self.db = store.open_database(settings.data_dir, settings.database_url)
         self.bus = Bus(settings, "laps", persistent=True, manual_ack=True)
         self.topics = self.bus.topics
@@ -81,6 +83,9 @@ class LapService:
         self._cached_phase: tuple[int | None, str] | None = None
         self.restore_pending = False  # a restore command was accepted: swap after the batch
         self.counters = LapCounters()
+        # A cluster track: every transaction also writes the central archive's journal.
+        self.outbox = (Outbox(self.bus, renew=restored) if settings.cluster.publishes_journal
+                       else None)
 
     # ------------------------------------------------------------------ lifecycle
     def restore(self) -> None:
@@ -95,7 +100,7 @@ class LapService:
                 and plan is not None:
             # Monotonic stamps restart at boot: this race's clock cannot go on.
             self.race.control(ControlKind.FINISH, self.race.last_event_ns() + 1)
-            with self.db.atomic():
+            with self.transaction():
                 store.add_control(row.id, self.race.controls[-1])
             log.warning("race %s was interrupted by a reboot: finished with its results so far",
                         row.id)
@@ -103,25 +108,48 @@ class LapService:
         log.info("restored race %s (%s, %d passes)", row.id, self.race.phase_at(self.clock()),
                  len(crossings))
 
-    def _take_up_staged_restore(self) -> None:
+    def _take_up_staged_restore(self) -> bool:
+        """Swap in a staged restore, if there is one; True if it did."""
         if self.settings.database_url:
-            return
+            return False
         data = Path(self.settings.data_dir)
-        if (data / archive.STAGED).exists():
-            kept = archive.take_up_staged(data)
-            log.warning("took up a restored backup; the database it replaced is kept as %s",
-                        kept)
+        if not (data / archive.STAGED).exists():
+            return False
+        kept = archive.take_up_staged(data)
+        log.warning("took up a restored backup; the database it replaced is kept as %s", kept)
+        return True
 
     def take_up_restore(self) -> None:
         """Swap in the staged database (between batches: no transaction is open)."""
         self.restore_pending = False
         self.db.close()
-        self._take_up_staged_restore()
+        restored = self._take_up_staged_restore()
         self.db = store.open_database(self.settings.data_dir, self.settings.database_url)
+        if self.outbox is not None:
+            self.outbox = Outbox(self.bus, renew=restored)
         self._published_state = None
         self.heats = HeatRunner(self)
         self.restore()
         self.publish_state(force=True)
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """One write transaction; in a cluster, the journal entry of what it wrote goes
+        in with it. A rollback forgets what the transaction touched."""
+        if self.db.in_transaction():  # part of the open one: its entry carries this too
+            yield
+            return
+        try:
+            with self.db.atomic():
+                yield
+                if self.outbox is not None:
+                    self.outbox.write()
+        finally:
+            store.touched.clear()
+
+    def publish_journal(self) -> None:
+        if self.outbox is not None:
+            self.outbox.publish()
 
     def set_race(self, race: Race, race_id: int) -> None:
         """Take up ``race``, with the records it races against (all races but itself)."""
@@ -155,6 +183,7 @@ class LapService:
                     self.take_up_restore()
                 self.auto_track_call()
                 self.run_heats()
+                self.publish_journal()
                 # While batches keep coming the state is throttled; it goes out once idle.
                 self.publish_state(throttle=processed)
                 stats = self.counters.due(self.clock())
@@ -185,7 +214,7 @@ class LapService:
     def _commit(self, batch: list[MQTTMessage]) -> None:
         outbox: list[tuple[str, msgspec.Struct]] = []
         self.counters.begin()
-        with self.db.atomic():
+        with self.transaction():
             race_id = self._open_race_id()  # the race passes join; changes only by command
             for i, msg in enumerate(batch):
                 if msg.topic == self.topics.race_command:
@@ -201,6 +230,7 @@ class LapService:
         self.counters.committed(outbox)
         for topic, payload in outbox:
             self.bus.publish(topic, payload)
+        self.publish_journal()
         for msg in batch:  # on disk and published: the broker may forget them now
             self.bus.ack(msg)
         if self.race is not None:
@@ -270,7 +300,7 @@ class LapService:
         if self.race is None or self.race.config.auto_yellow_factor <= 0:
             return
         try:
-            with self.db.atomic():
+            with self.transaction():
                 key = self.race.track_call(self.clock())
                 if key is not None:
                     store.add_control(self.race_id, self.race.controls[-1])
@@ -287,7 +317,7 @@ class LapService:
         if self.heats.current() is None:
             return  # not a heat: no transaction on every turn of the loop
         try:
-            with self.db.atomic():
+            with self.transaction():
                 changed = self.heats.tick(self.clock())
         except Exception:
             log.exception("heat rotation step failed; reloading the race")
@@ -330,7 +360,8 @@ class LapService:
         if self.race is not None:
             cached = (self.race_id, self.race.phase_at(self.clock()))
             if cached != self._cached_phase:
-                store.set_phase(*cached)
+                with self.transaction():
+                    store.set_phase(*cached)
                 self._cached_phase = cached
 
     def _wait_s(self) -> float:

@@ -127,6 +127,27 @@ class LapRow(BaseModel):
         indexes = ((("race", "entrant", "lap"), False),)
 
 
+class OutboxRow(BaseModel):
+    """Archive journal entries not yet acknowledged by the broker (laps/journal.py)."""
+
+    # The id is the entry's seq. SQLite gives a new row max(id) + 1, so the newest row is
+    # never deleted (laps/journal.py): ids then never go back.
+    body = TextField()  # the encoded contract.Journal
+
+    class Meta:
+        table_name = "journal_outbox"
+
+
+class JournalOriginRow(BaseModel):
+    """This database's journal identity: new for a new database and after a restore, so
+    the archive writer can tell a fresh sequence from an old entry repeated."""
+
+    origin = CharField()
+
+    class Meta:
+        table_name = "journal_origin"
+
+
 class CommandRow(BaseModel):
     """Ids of processed commands: a redelivered command is not applied twice."""
 
@@ -136,7 +157,34 @@ class CommandRow(BaseModel):
         table_name = "command"
 
 
-MODELS = [RaceRow, PassRow, ControlRow, LapRow, CommandRow, HeatEventRow]
+MODELS = [RaceRow, PassRow, ControlRow, LapRow, CommandRow, HeatEventRow, OutboxRow,
+          JournalOriginRow]
+# The tables a central archive mirrors (laps/journal.py), parents first.
+JOURNALLED = {"races": RaceRow, "heat_events": HeatEventRow, "passes": PassRow,
+              "controls": ControlRow, "laps": LapRow}
+
+
+@dataclasses.dataclass
+class Touched:
+    """Ids of the rows the open transaction wrote: the archive journal's content. Every
+    write below records here; the lap service clears it when its transaction ends."""
+
+    races: set[int] = dataclasses.field(default_factory=set)
+    heat_events: set[int] = dataclasses.field(default_factory=set)
+    passes: set[int] = dataclasses.field(default_factory=set)
+    controls: set[int] = dataclasses.field(default_factory=set)
+    laps: set[int] = dataclasses.field(default_factory=set)
+    laps_replaced: set[int] = dataclasses.field(default_factory=set)  # races re-scored
+
+    def clear(self) -> None:
+        for field in dataclasses.fields(self):
+            getattr(self, field.name).clear()
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, field.name) for field in dataclasses.fields(self))
+
+
+touched = Touched()
 
 
 def open_database(data_dir: str, database_url: str = "") -> Database:
@@ -234,14 +282,18 @@ _insert_pass = Compiled(lambda race, lane, car, t_ns, source: PassRow.insert(
     .on_conflict_ignore().returning(PassRow.id))
 _insert_lap = Compiled(lambda race, passing, entrant, lap, lap_ns, t_ns, neutralised:
                        LapRow.insert(race=race, passing=passing, entrant=entrant, lap=lap,
-                                     lap_ns=lap_ns, t_ns=t_ns, neutralised=neutralised))
+                                     lap_ns=lap_ns, t_ns=t_ns, neutralised=neutralised)
+                       .returning(LapRow.id))
 
 
 def insert_pass(race_id: int | None, lane: int, car: int | None, t_ns: int,
                 source: str) -> int | None:
     """Store a pass; None if this very edge is already stored (a redelivery)."""
     row = _insert_pass.execute(race_id, lane, car, t_ns, source).fetchone()
-    return row[0] if row else None
+    if not row:
+        return None
+    touched.passes.add(row[0])
+    return row[0]
 
 
 def insert_manual_pass(race_id: int, lane: int, car: int | None, t_ns: int) -> int | None:
@@ -251,42 +303,60 @@ def insert_manual_pass(race_id: int, lane: int, car: int | None, t_ns: int) -> i
 
 def set_corrected(pass_id: int, t_ns: int | None) -> None:
     PassRow.update(corrected_ns=t_ns).where(PassRow.id == pass_id).execute()
+    touched.passes.add(pass_id)
 
 
 def create_race(cfg: RaceConfig, boot_id: str, event: int | None = None,
                 heat: int | None = None) -> RaceRow:
-    return RaceRow.create(name=cfg.name, created_at=time.time(), config=config_to_json(cfg),
-                          boot_id=boot_id, event=event, heat=heat)
+    row = RaceRow.create(name=cfg.name, created_at=time.time(), config=config_to_json(cfg),
+                         boot_id=boot_id, event=event, heat=heat)
+    touched.races.add(row.id)
+    return row
+
+
+def create_heat_event(*, name: str, drivers: list[str], lanes: list[int], duration_s: int,
+                      pause_s: int, min_lap_ms: int, car_class: str) -> HeatEventRow:
+    row = HeatEventRow.create(name=name, created_at=time.time(), drivers=json.dumps(drivers),
+                              lanes=json.dumps(lanes), duration_s=duration_s, pause_s=pause_s,
+                              min_lap_ms=min_lap_ms, car_class=car_class)
+    touched.heat_events.add(row.id)
+    return row
 
 
 def save_plan(race_id: int, plan: StartPlan) -> None:
     RaceRow.update(red_ns=json.dumps(list(plan.red_ns)), green_ns=plan.green_ns).where(
         RaceRow.id == race_id).execute()
+    touched.races.add(race_id)
 
 
 def add_control(race_id: int, ctl: Control) -> None:
-    ControlRow.create(race=race_id, kind=ctl.kind.value, t_ns=ctl.t_ns, entrant=ctl.entrant,
-                      value=ctl.value)
+    row = ControlRow.create(race=race_id, kind=ctl.kind.value, t_ns=ctl.t_ns,
+                            entrant=ctl.entrant, value=ctl.value)
+    touched.controls.add(row.id)
 
 
 def set_phase(race_id: int, phase: str) -> None:
     RaceRow.update(phase=phase).where(RaceRow.id == race_id).execute()
+    touched.races.add(race_id)
 
 
 def set_override(pass_id: int, mode: str | None) -> None:
     PassRow.update(override=mode).where(PassRow.id == pass_id).execute()
+    touched.passes.add(pass_id)
 
 
 def record_outcome(race_id: int, out: Outcome) -> None:
     """Store a counted lap (laps are a cache of the scoring, kept for fast reads)."""
     if out.kind.value == "lap":
-        _insert_lap.execute(race_id, out.pass_id, out.entrant, out.lap, out.lap_ns, out.t_ns,
-                            out.neutralised)
+        row = _insert_lap.execute(race_id, out.pass_id, out.entrant, out.lap, out.lap_ns,
+                                  out.t_ns, out.neutralised).fetchone()
+        touched.laps.add(row[0])
 
 
 def rewrite_outcomes(race_id: int, outcomes: dict[int, Outcome]) -> None:
     """After a re-score: laps are derived data, so replace them all."""
     LapRow.delete().where(LapRow.race == race_id).execute()
+    touched.laps_replaced.add(race_id)
     for out in outcomes.values():
         record_outcome(race_id, out)
 

@@ -1,0 +1,171 @@
+"""``pitwall archive``: the central archive's single writer for one track.
+
+The track's lap service stays the single writer of its races; this process mirrors them
+into the central database (PostgreSQL in a cluster) from the track's bridged journal
+(``tracks/<track>/archive/journal``, laps/journal.py). It works like the lap service: a
+persistent MQTT session with manual acknowledgement, one transaction per batch, and the
+broker told only after the commit, so an entry is either applied or still queued.
+
+Applying is idempotent: rows are upserted by the track's own ids, and the last applied
+``seq`` of each journal origin is stored in the same transaction, so an entry delivered
+twice is recognised and skipped. Every race, pass and lap lands exactly once.
+
+One writer per track (its settings' topic root and database). API replicas read what it
+writes and never write race data themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import msgspec
+import peewee
+from paho.mqtt.client import MQTTMessage
+from peewee import BigIntegerField, CharField, FloatField
+
+from pitwall import contract
+from pitwall.bus import Bus
+from pitwall.laps import store
+from pitwall.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BATCH = contract.INFLIGHT
+RETRY_MAX_S = 30.0
+
+
+class ArchivePositionRow(store.BaseModel):
+    """The newest journal entry applied, per origin (the track database's identity)."""
+
+    origin = CharField(primary_key=True)
+    seq = BigIntegerField()
+    applied_at = FloatField()  # wall clock: how far behind the archive is, for people
+
+    class Meta:
+        table_name = "archive_position"
+
+
+_decoder = msgspec.json.Decoder(contract.Journal)
+
+
+def open_archive(settings: Settings) -> peewee.Database:
+    db = store.open_database(settings.data_dir, settings.database_url)
+    db.bind([ArchivePositionRow])
+    db.create_tables([ArchivePositionRow], safe=True)
+    return db
+
+
+def apply(entry: contract.Journal) -> bool:
+    """Apply one journal entry in the open transaction; False if it was applied before."""
+    pos = ArchivePositionRow.get_or_none(ArchivePositionRow.origin == entry.origin)
+    if pos is not None and entry.seq <= pos.seq:
+        return False
+    if pos is None and ArchivePositionRow.select().exists():
+        log.warning("journal from a new origin %s (the track's database was restored or "
+                    "replaced): its rows now overwrite the archive's copies", entry.origin)
+    elif pos is not None and entry.seq != pos.seq + 1:
+        log.warning("journal entries %d..%d of origin %s never arrived (the track's "
+                    "outbox lost them?)", pos.seq + 1, entry.seq - 1, entry.origin)
+    for name, model in store.JOURNALLED.items():
+        if name == "laps" and entry.laps_replaced:  # re-scored: the entry has all of them
+            model.delete().where(model.race.in_(entry.laps_replaced)).execute()
+        rows = getattr(entry, name)
+        if rows:
+            fields = [f for f in model._meta.sorted_field_names if f != "id"]
+            (model.insert_many(rows)
+             .on_conflict(conflict_target=[model.id], preserve=[getattr(model, f)
+                                                                 for f in fields])
+             .execute())
+    (ArchivePositionRow.insert(origin=entry.origin, seq=entry.seq, applied_at=time.time())
+     .on_conflict(conflict_target=[ArchivePositionRow.origin],
+                  preserve=[ArchivePositionRow.seq, ArchivePositionRow.applied_at])
+     .execute())
+    return True
+
+
+class ArchiveWriter:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = open_archive(settings)
+        self.bus = Bus(settings, "archive", persistent=True, manual_ack=True)
+        self.inbox: list[MQTTMessage] = []
+        self._stop = threading.Event()
+        self.applied = self.skipped = 0
+
+    def start(self, wait: float | None = 10.0) -> None:
+        self.bus.subscribe(self.bus.topics.archive_journal, self.inbox.append)
+        self.bus.connect(wait=wait)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.bus.poll(0.5, max_messages=BATCH)
+                if self.inbox:
+                    batch = self.inbox[:]
+                    self.inbox.clear()
+                    self.process(batch)
+        finally:
+            self.bus.stop()
+            self.db.close()
+
+    def process(self, batch: list[MQTTMessage]) -> None:
+        """Apply a batch in one transaction, then acknowledge it; while the database is
+        away, keep the batch, keep the MQTT connection alive, and try again."""
+        entries: list[tuple[MQTTMessage, contract.Journal | None]] = []
+        for msg in batch:
+            try:
+                entries.append((msg, _decoder.decode(msg.payload)))
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                self.bus.report_error(msg.topic, f"bad journal entry: {exc}", msg.payload)
+                entries.append((msg, None))
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                with self.db.atomic():
+                    done = [apply(e) for _, e in entries if e is not None]
+                break
+            except peewee.PeeweeException as exc:
+                log.error("archive database error (%s); %d entries kept, retrying in "
+                          "%.1f s", exc, len(entries), delay)
+                self._reconnect_db()
+                self._wait_polling(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+        else:
+            return  # stopping: unacknowledged, the broker keeps them for the next start
+        self.applied += sum(done)
+        self.skipped += len(done) - sum(done)
+        for msg, _ in entries:
+            self.bus.ack(msg)
+
+    def _reconnect_db(self) -> None:
+        try:
+            self.db.close()
+        except peewee.PeeweeException:
+            pass
+
+    def _wait_polling(self, seconds: float) -> None:
+        """Sleep, still serving the MQTT connection (keep-alive). What arrives meanwhile
+        waits in the inbox, unacknowledged; the broker sends at most its in-flight window."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            self.bus.poll(min(0.5, max(0.0, deadline - time.monotonic())), max_messages=BATCH)
+
+
+def run(settings: Settings, args) -> int:
+    """``pitwall archive``: mirror one track (the settings' topic root) into the database
+    (``database_url``) until SIGINT/SIGTERM."""
+    from pitwall.signals import stop_on_signals
+
+    writer = ArchiveWriter(settings)
+    stopping = stop_on_signals()
+    threading.Thread(target=lambda: (stopping.wait(), writer.stop()), daemon=True).start()
+    writer.start(wait=None)
+    log.info("archiving %s into %s", writer.bus.topics.archive_journal,
+             settings.database_url or settings.database_path)
+    writer.run()
+    return 0
