@@ -58,12 +58,16 @@ def test_units_are_enabled_not_started(converged: Converged):
         assert not (wants / "multi-user.target.wants" / unit).exists(), unit
     # SSH is off by default.
     assert not (wants / "multi-user.target.wants/ssh.service").exists()
+    # A live-timing feed is optional: its unit is written, not enabled (docs/feeds.md).
+    assert (wants / "pitwall-feed-apex.service").exists()
+    assert not (wants / "pitwall.target.wants/pitwall-feed-apex.service").exists()
 
 
 def test_units_pass_systemd_analyze_verify(converged: Converged):
     units = PITWALL_UNITS + ["pitwall-firstboot.service", "pitwall-hotspot-address.service",
                              "pitwall-hotspot-firewall.service", "pitwall-backup-usb.service",
-                             "pitwall-backup-usb.timer", "pitwall-backup-usb@sdb1.service"]
+                             "pitwall-backup-usb.timer", "pitwall-backup-usb@sdb1.service",
+                             "pitwall-feed-apex.service"]
     result = subprocess.run(["systemd-analyze", "verify", f"--root={converged.root}",
                              *units], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
