@@ -10,7 +10,7 @@ DATA := $(CURDIR)/var
 export PITWALL_DATA_DIR ?= $(DATA)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-endurance test test-fast bench lint settings-doc clean
+.PHONY: help setup run run-endurance test test-fast test-cluster cluster bench lint settings-doc clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -37,6 +37,19 @@ test: setup ## run the full test suite (real Mosquitto, SQLite, MockFactory)
 
 test-fast: setup ## the pure core's tests only (seconds)
 	$(BIN)/pytest tests/core
+
+# The cluster (docs/scale-out.md) needs PostgreSQL, HAProxy and the PostgreSQL driver,
+# which a single box does not: installed here, not by make setup.
+CLUSTER_DEPS := services/scripts/install-system-deps.sh postgresql haproxy && \
+	$(BIN)/pip install -q -e 'services[test,postgres]'
+
+test-cluster: setup ## the multi-track cluster on real engines (about 2 minutes)
+	$(CLUSTER_DEPS)
+	$(BIN)/pytest -m cluster tests/cluster -s
+
+cluster: setup ## development: two tracks, central broker, PostgreSQL, 3 API replicas each, HAProxy
+	$(CLUSTER_DEPS)
+	$(BIN)/pitwall cluster up
 
 bench: setup ## benchmarks: print figures, save JSON under bench-results/
 	services/scripts/install-system-deps.sh wrk  # the HTTP load generator

@@ -26,6 +26,7 @@ TYPES = {
     "pitwall/health/state": contract.HealthState,
     "pitwall/health/warning": contract.HealthWarning,
     "pitwall/laps/stats": contract.LapStats,
+    "pitwall/archive/journal": contract.Journal,
 }
 
 
@@ -45,7 +46,7 @@ def test_every_topic_has_a_heading_and_an_example():
              topics.race_reply, topics.race_state, topics.race_lap, topics.lights_state,
              topics.status("x").replace("/x", "/{service}"), topics.errors,
              topics.director_login, topics.health_state, topics.health_warning,
-             topics.laps_stats}
+             topics.laps_stats, topics.archive_journal}
     assert names == set(documented) == set(TYPES)
     assert all(documented[name] for name in names)
 

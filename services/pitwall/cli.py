@@ -22,9 +22,14 @@ COMMANDS = {
     "lights": ("pitwall.lights.main", "start lights, flags, track power, director's buttons"),
     "health": ("pitwall.health.main", "publish the box's health: temperature, power, disk"),
     "backup": ("pitwall.backup.main", "back up, verify, restore and export the race data"),
+    "archive": ("pitwall.cluster.writer", "cluster: mirror one track's races into the central "
+                "database"),
+    "cluster": ("pitwall.cluster.main", "cluster: central broker, tracks, bridge, load "
+                "balancer; `cluster up` for development"),
     "up": ("pitwall.dev.up", "development stack: broker, lap service, simulated cars"),
     "sim": ("pitwall.sim.main", "publish simulated cars' passes"),
     "replay": ("pitwall.sim.replay", "publish a recorded pass log (CSV: t_ms,lane,car)"),
+    "feed": ("pitwall.feed.main", "a track's live-timing feed as a pass source (Apex Timing)"),
     "board": ("pitwall.board", "live standings in the terminal"),
     "settings": ("pitwall.settings_cli", "print every setting, its value and description"),
     "hotspot": ("pitwall.hotspot.main", "render the hotspot's hostapd, dnsmasq, nftables files"),

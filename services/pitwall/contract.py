@@ -26,7 +26,8 @@ EVENT_QOS = 0
 # configurations Pitwall writes use it as max_inflight_messages.
 INFLIGHT = 100
 
-PassSource = Literal["gpio", "decoder", "ir", "sim", "replay", "manual"]
+# "apex": a lap from a track's Apex Timing feed (pitwall feed apex, docs/feeds.md).
+PassSource = Literal["gpio", "decoder", "ir", "sim", "replay", "manual", "apex"]
 Phase = Literal["idle", "ready", "starting", "running", "finishing", "finished", "stopped",
                 "aborted"]
 Flag = Literal["none", "green", "yellow", "red", "chequered"]

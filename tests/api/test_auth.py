@@ -140,3 +140,17 @@ def test_without_a_pin_nobody_can_log_in_or_write(tmp_path, broker):
         assert r.status_code == 503 and "director_pin" in r.json()["detail"]
         assert c.post("/api/drivers", json={"name": "Ann"}).status_code == 401
         assert c.get("/api/info").json()["director_pin_set"] is False
+
+
+def test_replicas_sharing_the_token_file_share_the_logins(tmp_path):
+    """API replicas of one track (docs/scale-out.md) share <data_dir>/api-tokens.json: a
+    login on one is valid on the others, a logout on one ends it on all."""
+    path = tmp_path / "api-tokens.json"
+    one, two = Auth(PIN, 3600, path), Auth(PIN, 3600, path)
+    first = one.login(PIN, "10.0.0.2")
+    second = two.login(PIN, "10.0.0.3")  # written after reading what `one` wrote
+    assert one.valid(first) and two.valid(first)
+    assert one.valid(second) and two.valid(second)
+    two.logout(first)
+    assert not one.valid(first) and one.valid(second)
+    assert Auth(PIN, 3600, path).valid(second)  # and a third, started later

@@ -4,17 +4,12 @@ server binaries or no psycopg2 are installed."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from pitwall.dev.broker import free_port
+from pitwall.dev.postgres import Postgres, server_bin
 
 from .conftest import PIN, api_stack
 from .test_races import publish_pass, start_race, wait_json
@@ -22,43 +17,15 @@ from .test_races import publish_pass, start_race, wait_json
 S = 1_000_000_000
 
 
-def _pg_bin() -> Path | None:
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).resolve().parent  # /usr/local/bin may link only some tools
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return versions[-1].parent if versions else None
-
-
 @pytest.fixture(scope="module")
 def postgres():
     pytest.importorskip("psycopg2", reason="the PostgreSQL driver is an optional extra "
                         "(.venv/bin/pip install -e 'services[postgres]'); without it "
                         "Peewee cannot reach PostgreSQL")
-    bin_dir = _pg_bin()
-    if bin_dir is None:
+    if server_bin() is None:
         pytest.skip("no PostgreSQL server binaries (apt-get install postgresql)")
-    # Outside pytest's private temp folder, which the 'postgres' user cannot enter.
-    data = Path(tempfile.mkdtemp(prefix="pitwall-pg-"))
-    # PostgreSQL refuses to run as root: run the throwaway cluster as 'postgres' then.
-    user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if user:
-        shutil.chown(data, "postgres")
-    port = free_port()
-    subprocess.run([*user, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U",
-                    "pitwall"], check=True, capture_output=True)
-    subprocess.run([*user, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l",
-                    str(data / "server.log"), "-o",
-                    f"-p {port} -c listen_addresses=127.0.0.1 -k {data}", "start"],
-                   check=True, capture_output=True)
-    try:
-        subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
-                        "pitwall", "pitwall"], check=True, capture_output=True)
-        yield f"postgresql://pitwall@127.0.0.1:{port}/pitwall"
-    finally:
-        subprocess.run([*user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                        "stop"], capture_output=True)
-        shutil.rmtree(data, ignore_errors=True)
+    with Postgres() as pg:
+        yield pg.create("pitwall")
 
 
 @pytest.fixture(scope="module")

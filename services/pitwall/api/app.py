@@ -74,6 +74,11 @@ def create_app(settings: Settings, *, bridge: Bridge | None = None,
     captive_portal = portal.Portal(settings)
     db = db or open_database(settings)
     tokens = Path(settings.data_dir) / TOKENS_FILE
+    try:  # on PostgreSQL nothing else has made the data folder the logins are kept in
+        tokens.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("cannot make %s (%s): logins last only as long as this process",
+                    tokens.parent, exc)
     director = auth.Auth(settings.director_pin, settings.api.token_ttl_s, tokens)
     if not director.enabled:
         log.warning("no director PIN is set (director_pin): nobody can log in to make "

@@ -8,12 +8,18 @@
   ``Authorization: Bearer``). The server keeps only a keyed hash of each token with its
   expiry, in memory and in ``<data_dir>/api-tokens.json``, so a restart of the API keeps
   directors logged in, and a new PIN logs everybody out (the hash is keyed by the PIN).
+- API replicas of one track (docs/scale-out.md) share that file: each change is made
+  under a lock on it, after reading what the others wrote, and a token is checked
+  against the file as it is now, so a login on one replica is valid on all of them
+  and a logout on one ends it everywhere.
 - Expiry uses the wall clock, the only clock that survives a reboot; a Pi without a
   real-time clock may start with it wrong, which at worst shortens or lengthens a login.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -62,7 +68,8 @@ class Auth:
         self._lock = threading.Lock()
         self._tokens: dict[str, float] = {}  # keyed hash -> expiry (wall clock)
         self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._load()
+        self._stamp: int | None = None  # the token file's mtime when last read
+        self._sync()
 
     @property
     def enabled(self) -> bool:
@@ -86,23 +93,26 @@ class Auth:
                 raise NotAuthorizedException("wrong PIN")
             self._failures.pop(client, None)
             token = secrets.token_urlsafe(32)
-            now = self.clock()
-            self._tokens = {k: exp for k, exp in self._tokens.items() if exp > now}
-            self._tokens[self._key(token)] = now + self.ttl_s
-            self._save()
+            with self._file_locked():
+                now = self.clock()
+                self._tokens = {k: exp for k, exp in self._tokens.items() if exp > now}
+                self._tokens[self._key(token)] = now + self.ttl_s
+                self._save()
         log.info("director logged in from %s", client)
         return token
 
     def valid(self, token: str | None) -> bool:
         if not token or not self.enabled:
             return False
-        expiry = self._tokens.get(self._key(token))
+        with self._lock:
+            self._sync()
+            expiry = self._tokens.get(self._key(token))
         return expiry is not None and expiry > self.clock()
 
     def logout(self, token: str | None) -> None:
         if not token:
             return
-        with self._lock:
+        with self._lock, self._file_locked():
             if self._tokens.pop(self._key(token), None) is not None:
                 self._save()
 
@@ -121,6 +131,36 @@ class Auth:
     def _key(self, token: str) -> str:
         return hmac.new(self.pin.encode(), token.encode(), hashlib.sha256).hexdigest()
 
+    @contextlib.contextmanager
+    def _file_locked(self):
+        """Hold the token file's lock (other replicas wait) and start from its content."""
+        if self.path is None:
+            yield
+            return
+        try:
+            lock = open(self.path.with_suffix(".lock"), "a")  # noqa: SIM115 (closed below)
+        except OSError as exc:  # a read-only data folder: logins work, in this process
+            log.warning("cannot lock %s: %s", self.path, exc)
+            yield
+            return
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._sync()
+            yield
+
+    def _sync(self) -> None:
+        """Read the token file again if another process has changed it since."""
+        if self.path is None:
+            return
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._tokens = {}
+            self._load()
+
     def _load(self) -> None:
         if self.path is None or not self.path.exists():
             return
@@ -136,6 +176,7 @@ class Auth:
             return
         try:
             private_file.write_json(self.path, self._tokens)
+            self._stamp = self.path.stat().st_mtime_ns
         except OSError as exc:  # logins still work; they just won't survive a restart
             log.warning("cannot save logins to %s: %s", self.path, exc)
 

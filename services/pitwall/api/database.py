@@ -14,7 +14,7 @@ another thread.
 
 from __future__ import annotations
 
-from peewee import CharField, Database, FloatField, ForeignKeyField, IntegerField, TextField
+from peewee import CharField, Database, DoubleField, ForeignKeyField, IntegerField, TextField
 
 from pitwall.laps import store
 from pitwall.settings import Settings
@@ -55,7 +55,7 @@ class ChampionshipRow(store.BaseModel):
     points = TextField()  # JSON list: points for 1st, 2nd, …
     fastest_lap = IntegerField(default=0)
     drop_worst = IntegerField(default=0)
-    created_at = FloatField()
+    created_at = DoubleField()
 
     class Meta:
         table_name = "championship"
@@ -87,4 +87,4 @@ def open_database(settings: Settings) -> Database:
 def ensure_tables(db: Database) -> None:
     """Create the setup tables a database lacks (a new one, or a restored older backup)."""
     with db.connection_context():
-        db.create_tables(SETUP_MODELS, safe=True)
+        store.create_tables(db, SETUP_MODELS)

@@ -10,6 +10,7 @@ import segno.helpers
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
+from litestar.openapi import ResponseSpec
 
 from pitwall import version
 from pitwall.settings import Settings
@@ -54,6 +55,21 @@ async def health(state: State) -> Health:
     bridge = state.bridge
     mqtt = bridge.connected  # a lap service we cannot hear counts as offline
     return Health(ok=True, laps_online=mqtt and bridge.laps_online(), mqtt=mqtt)
+
+
+@get("/api/ready", operation_id="ready", summary="Can this API serve live clients now? "
+     "(for a load balancer's health check)", tags=["info"],
+     responses={503: ResponseSpec(Health, description="Not connected to the broker, or "
+                                  "the race state has not arrived yet")})
+async def ready(state: State) -> Response[Health]:
+    """200 once this API hears the broker and holds the retained race state, so a client
+    sent here gets the state at once; 503 otherwise (a replica behind HAProxy is then
+    taken out of rotation until it is back)."""
+    bridge = state.bridge
+    mqtt = bridge.connected
+    ok = mqtt and bridge.state() is not None
+    return Response(Health(ok=ok, laps_online=mqtt and bridge.laps_online(), mqtt=mqtt),
+                    status_code=200 if ok else 503)
 
 
 @get("/api/info", operation_id="info", summary="Track name, lanes, Wi-Fi and the board's "
@@ -109,4 +125,4 @@ async def wifi_qr(state: State) -> Response[bytes]:
                     headers={"Cache-Control": "no-cache"})
 
 
-route_handlers = [health, info, track_seen, wifi_qr]
+route_handlers = [health, ready, info, track_seen, wifi_qr]

@@ -6,9 +6,12 @@ into the central database (PostgreSQL in a cluster) from the track's bridged jou
 persistent MQTT session with manual acknowledgement, one transaction per batch, and the
 broker told only after the commit, so an entry is either applied or still queued.
 
-Applying is idempotent: rows are upserted by the track's own ids, and the last applied
-``seq`` of each journal origin is stored in the same transaction, so an entry delivered
-twice is recognised and skipped. Every race, pass and lap lands exactly once.
+Applying is idempotent: rows are upserted by the track's own ids, and each applied
+``seq`` of a journal origin is stored in the same transaction, so an entry delivered
+twice is recognised and skipped. Entries may arrive out of order (a bridge that
+reconnects resends what was in flight after newer ones): every row remembers the entry
+it was written from, and an older entry never overwrites a newer one's rows. Every race,
+pass and lap lands exactly once.
 
 One writer per track (its settings' topic root and database). API replicas read what it
 writes and never write race data themselves.
@@ -16,6 +19,7 @@ writes and never write race data themselves.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -23,7 +27,7 @@ import time
 import msgspec
 import peewee
 from paho.mqtt.client import MQTTMessage
-from peewee import BigIntegerField, CharField, FloatField
+from peewee import BigIntegerField, CharField, CompositeKey, DoubleField
 
 from pitwall import contract
 from pitwall.bus import Bus
@@ -41,47 +45,89 @@ class ArchivePositionRow(store.BaseModel):
 
     origin = CharField(primary_key=True)
     seq = BigIntegerField()
-    applied_at = FloatField()  # wall clock: how far behind the archive is, for people
+    applied_at = DoubleField()  # wall clock: how far behind the archive is, for people
 
     class Meta:
         table_name = "archive_position"
 
 
+class ArchiveAppliedRow(store.BaseModel):
+    """Each entry applied: a redelivered one is recognised, whatever order they come in
+    (a bridge that reconnects may send entries queued on the lost link after newer ones)."""
+
+    origin = CharField()
+    seq = BigIntegerField()
+
+    class Meta:
+        table_name = "archive_applied"
+        primary_key = CompositeKey("origin", "seq")
+
+
+class ArchiveRowSeqRow(store.BaseModel):
+    """The entry each archived row was last written from: an older entry that arrives
+    late never overwrites what a newer one wrote."""
+
+    kind = CharField()  # a journal table ("races", "passes", ...)
+    row_id = BigIntegerField()
+    seq = BigIntegerField()
+
+    class Meta:
+        table_name = "archive_row_seq"
+        primary_key = CompositeKey("kind", "row_id")
+
+
+ARCHIVE_MODELS = [ArchivePositionRow, ArchiveAppliedRow, ArchiveRowSeqRow]
 _decoder = msgspec.json.Decoder(contract.Journal)
 
 
 def open_archive(settings: Settings) -> peewee.Database:
     db = store.open_database(settings.data_dir, settings.database_url)
-    db.bind([ArchivePositionRow])
-    db.create_tables([ArchivePositionRow], safe=True)
+    db.bind(ARCHIVE_MODELS)
+    store.create_tables(db, ARCHIVE_MODELS)
     return db
 
 
 def apply(entry: contract.Journal) -> bool:
-    """Apply one journal entry in the open transaction; False if it was applied before."""
-    pos = ArchivePositionRow.get_or_none(ArchivePositionRow.origin == entry.origin)
-    if pos is not None and entry.seq <= pos.seq:
+    """Apply one journal entry in the open transaction; False if it was applied before.
+
+    Entries may come out of order: each row is written only if no newer entry wrote it,
+    and a re-score removes only the laps older entries wrote."""
+    if ArchiveAppliedRow.select().where(ArchiveAppliedRow.origin == entry.origin,
+                                        ArchiveAppliedRow.seq == entry.seq).exists():
         return False
+    ArchiveAppliedRow.insert(origin=entry.origin, seq=entry.seq).execute()
+    pos = ArchivePositionRow.get_or_none(ArchivePositionRow.origin == entry.origin)
     if pos is None and ArchivePositionRow.select().exists():
         log.warning("journal from a new origin %s (the track's database was restored or "
                     "replaced): its rows now overwrite the archive's copies", entry.origin)
-    elif pos is not None and entry.seq != pos.seq + 1:
-        log.warning("journal entries %d..%d of origin %s never arrived (the track's "
-                    "outbox lost them?)", pos.seq + 1, entry.seq - 1, entry.origin)
     for name, model in store.JOURNALLED.items():
         if name == "laps" and entry.laps_replaced:  # re-scored: the entry has all of them
-            model.delete().where(model.race.in_(entry.laps_replaced)).execute()
+            older = (ArchiveRowSeqRow.select(ArchiveRowSeqRow.row_id)
+                     .where(ArchiveRowSeqRow.kind == name, ArchiveRowSeqRow.seq < entry.seq))
+            model.delete().where(model.race.in_(entry.laps_replaced),
+                                 model.id.in_(older)).execute()
         rows = getattr(entry, name)
-        if rows:
-            fields = [f for f in model._meta.sorted_field_names if f != "id"]
-            (model.insert_many(rows)
-             .on_conflict(conflict_target=[model.id], preserve=[getattr(model, f)
-                                                                 for f in fields])
-             .execute())
-    (ArchivePositionRow.insert(origin=entry.origin, seq=entry.seq, applied_at=time.time())
-     .on_conflict(conflict_target=[ArchivePositionRow.origin],
-                  preserve=[ArchivePositionRow.seq, ArchivePositionRow.applied_at])
-     .execute())
+        if not rows:
+            continue
+        newer = {r.row_id for r in ArchiveRowSeqRow.select(ArchiveRowSeqRow.row_id).where(
+            ArchiveRowSeqRow.kind == name, ArchiveRowSeqRow.seq > entry.seq,
+            ArchiveRowSeqRow.row_id.in_([row["id"] for row in rows]))}
+        rows = [row for row in rows if row["id"] not in newer]
+        if not rows:
+            continue
+        fields = [getattr(model, f) for f in model._meta.sorted_field_names if f != "id"]
+        (model.insert_many(rows).on_conflict(conflict_target=[model.id], preserve=fields)
+         .execute())
+        (ArchiveRowSeqRow.insert_many([{"kind": name, "row_id": row["id"], "seq": entry.seq}
+                                       for row in rows])
+         .on_conflict(conflict_target=[ArchiveRowSeqRow.kind, ArchiveRowSeqRow.row_id],
+                      preserve=[ArchiveRowSeqRow.seq])
+         .execute())
+    if pos is None or entry.seq > pos.seq:
+        (ArchivePositionRow.insert(origin=entry.origin, seq=entry.seq, applied_at=time.time())
+         .on_conflict(conflict_target=[ArchivePositionRow.origin],
+                      preserve=[ArchivePositionRow.seq, ArchivePositionRow.applied_at])
+         .execute())
     return True
 
 
@@ -143,10 +189,8 @@ class ArchiveWriter:
             self.bus.ack(msg)
 
     def _reconnect_db(self) -> None:
-        try:
+        with contextlib.suppress(peewee.PeeweeException):
             self.db.close()
-        except peewee.PeeweeException:
-            pass
 
     def _wait_polling(self, seconds: float) -> None:
         """Sleep, still serving the MQTT connection (keep-alive). What arrives meanwhile

@@ -50,9 +50,10 @@ class Mosquitto:
     """
 
     def __init__(self, port: int | None = None, *, persistence: bool = False,
-                 workdir: str | Path | None = None) -> None:
+                 workdir: str | Path | None = None, extra: str = "") -> None:
         self.port = port or free_port()
         self.persistence = persistence
+        self.extra = extra  # more configuration, e.g. a bridge (pitwall cluster)
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="pitwall-mqtt-")
         self.dir = Path(workdir or self._tmp.name)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +83,7 @@ class Mosquitto:
             "log_type error",
             "log_type warning",
         ]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + self.extra
 
     def start(self, timeout: float = 10.0) -> Mosquitto:
         self.proc = subprocess.Popen(

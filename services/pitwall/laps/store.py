@@ -23,7 +23,7 @@ from peewee import (
     BooleanField,
     CharField,
     Database,
-    FloatField,
+    DoubleField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -51,9 +51,13 @@ class BaseModel(Model):
     pass
 
 
+# Wall-clock seconds are DoubleField: on PostgreSQL a FloatField is a 4-byte REAL, which
+# keeps a timestamp only to the minute (SQLite's REAL is 8 bytes either way).
+
+
 class RaceRow(BaseModel):
     name = CharField(default="")
-    created_at = FloatField()  # wall clock, for listing only; may be wrong on a Pi w/o RTC
+    created_at = DoubleField()  # wall clock, for listing only; may be wrong on a Pi w/o RTC
     config = TextField()  # JSON of the RaceConfig
     red_ns = TextField(null=True)  # JSON list, set by the start command
     green_ns = BigIntegerField(null=True)
@@ -71,7 +75,7 @@ class HeatEventRow(BaseModel):
     """A heat-rotation event: its drivers, lanes and heat length; its heats are races."""
 
     name = CharField(default="")
-    created_at = FloatField()
+    created_at = DoubleField()
     drivers = TextField()  # JSON list of names, in entry order (the plan's driver numbers)
     lanes = TextField()  # JSON list of lane numbers (the plan's lane numbers)
     duration_s = IntegerField()
@@ -199,9 +203,24 @@ def open_database(data_dir: str, database_url: str = "") -> Database:
         )
     db.bind(MODELS)
     db.connect(reuse_if_open=True)
-    db.create_tables(MODELS, safe=True)
+    create_tables(db, MODELS)
     migrate(db)
     return db
+
+
+def create_tables(db: Database, models: list[type[Model]]) -> None:
+    """Create the missing tables. On PostgreSQL several processes may start at once (API
+    replicas, the archive writer): one at a time, under an advisory lock, or two would
+    create the same index and one fail."""
+    if isinstance(db, SqliteDatabase):
+        db.create_tables(models, safe=True)
+        return
+    with db.atomic():
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        db.create_tables(models, safe=True)
+
+
+SCHEMA_LOCK = 0x70697477  # "pitw": the advisory lock id of schema changes
 
 
 def migrate(db: Database) -> None:
