@@ -10,7 +10,7 @@ DATA := $(CURDIR)/var
 export PITWALL_DATA_DIR ?= $(DATA)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-endurance test test-fast test-cluster cluster bench lint settings-doc clean
+.PHONY: help setup run run-endurance test test-fast test-cluster test-feed-slow cluster bench lint settings-doc clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -46,6 +46,9 @@ CLUSTER_DEPS := services/scripts/install-system-deps.sh postgresql haproxy && \
 test-cluster: setup ## the multi-track cluster on real engines (about 2 minutes)
 	$(CLUSTER_DEPS)
 	$(BIN)/pytest -m cluster tests/cluster -s
+
+test-feed-slow: setup ## a 3-hour Apex feed session replayed at 100x (about 2 minutes)
+	PITWALL_SLOW=1 $(BIN)/pytest tests/feed -k 100x
 
 cluster: setup ## development: two tracks, central broker, PostgreSQL, 3 API replicas each, HAProxy
 	$(CLUSTER_DEPS)

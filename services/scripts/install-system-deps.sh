@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+# The cluster's CA and TLS certificate (pitwall cluster init; tests/cluster/test_setup.py).
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 # Headless browser tests of the web app drive Debian's Chromium (never a downloaded one).
 [ -x /usr/bin/chromium ] || need+=(chromium)
