@@ -56,6 +56,7 @@ cluster: setup ## development: two tracks, central broker, PostgreSQL, 3 API rep
 
 bench: setup ## benchmarks: print figures, save JSON under bench-results/
 	services/scripts/install-system-deps.sh wrk  # the HTTP load generator
+	$(CLUSTER_DEPS)  # the cluster's fan-out benchmark
 	$(BIN)/python tests/bench/run_all.py
 
 lint: setup ## ruff over the services and tests

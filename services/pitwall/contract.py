@@ -66,6 +66,9 @@ class Topics:
         # What each committed transaction of the lap service stored (QoS 1, not
         # retained): the central archive's feed in a cluster (docs/scale-out.md).
         self.archive_journal = f"{root}/archive/journal"
+        # The archive writer's receipts for journal entries it has in its database (QoS 1):
+        # the track keeps each entry, and sends it again, until its receipt comes back.
+        self.archive_ack = f"{root}/archive/ack"
 
     def lane_pass(self, lane: int) -> str:
         return f"{self.root}/lane/{lane}/pass"
@@ -536,6 +539,17 @@ class Journal(_Outbound, kw_only=True):
     controls: list[Row] = []
     laps: list[Row] = []
     laps_replaced: list[int] = []
+
+
+class JournalAck(_Outbound, kw_only=True):
+    """archive/ack: the journal entries of ``origin`` that are in the central archive
+    (applied now, or before: a resent entry is acknowledged again), and those the writer
+    holds but cannot apply before older ones it has not got (``waiting``: rows of a race
+    whose own row has not arrived)."""
+
+    origin: str
+    seqs: list[int]
+    waiting: list[int] = []
 
 
 class ErrorReport(_Outbound, kw_only=True):

@@ -42,9 +42,12 @@ SESSION_EXPIRY_S = 3600
 MIB = 1024 * 1024
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, *options: tuple[str, dict]) -> argparse.Namespace:
+    """--quick, and a benchmark's own ``options`` as (flag, add_argument keywords)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small counts (smoke test)")
+    for flag, kw in options:
+        parser.add_argument(flag, **kw)
     return parser.parse_args()
 
 

@@ -9,7 +9,8 @@ subscribed straight to Mosquitto's WebSocket listener: the architecture the live
 replaces. Each paho client runs its own network thread (paho's ``loop_start``).
 
 Prints ``ready`` once every client is connected (and has had its first frames, or its
-subscription acknowledged); on ``stop`` (a line on stdin) prints one JSON line:
+subscription acknowledged); on ``count`` (a line on stdin) prints how many laps have
+arrived so far (over all its clients); on ``stop`` prints one JSON line:
 ``{"arrivals": [[client, lap t_ns, arrival ns], ...], "clients": n}``, arrival on
 CLOCK_MONOTONIC, the clock the pass's ``t_ns`` was taken from.
 """
@@ -23,6 +24,13 @@ import sys
 import threading
 import time
 import uuid
+
+
+def wait_for_stop(arrivals: list) -> None:
+    """Answer ``count`` lines until ``stop`` (or stdin closes)."""
+    while (line := sys.stdin.readline().strip()) not in ("stop", ""):
+        if line == "count":
+            print(len(arrivals), flush=True)
 
 
 def run_api(url: str, n: int) -> list[list[int]]:
@@ -57,7 +65,7 @@ def run_api(url: str, n: int) -> list[list[int]]:
                 await asyncio.sleep(0.05)
         await asyncio.wait_for(ready.wait(), 120)
         print("ready", flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        await asyncio.get_running_loop().run_in_executor(None, wait_for_stop, arrivals)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

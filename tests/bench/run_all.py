@@ -22,6 +22,7 @@ BENCHMARKS = ["throughput", "memory", "fidelity"]  # bench_<name>.py, shortest f
 BENCHMARKS += ["health"]  # pitwall health: CPU and memory at its shipped interval
 BENCHMARKS += ["http", "live"]  # the API: pitwall api as its own process
 BENCHMARKS += ["endurance"]  # a 6-hour, 30-team endurance race through both
+BENCHMARKS += ["cluster_live"]  # 2,000 spectators on 3 replicas behind HAProxy vs 1
 
 
 def main() -> int:

@@ -10,9 +10,11 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from pitwall import contract
 from pitwall.cluster import writer as writer_mod
-from pitwall.laps import store
+from pitwall.laps import journal, store
 
 from ..conftest import make_settings
 from ..laps.conftest import RunningService, command, send_pass, start_race
@@ -95,6 +97,61 @@ def test_the_archive_mirrors_the_track_exactly_once(tmp_path, broker, topic_root
         probe.close()
     log = writer.output()
     assert "Traceback" not in log, log[-2000:]
+
+
+def outbox_rows(db: Path) -> int:
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT count(*) FROM journal_outbox").fetchone()[0]
+
+
+@pytest.mark.parametrize("rescue", ["timer", "overtaken"])
+def test_entries_lost_on_the_way_are_sent_again(tmp_path, broker, topic_root, monkeypatch,
+                                                rescue):
+    """The track's broker acknowledging an entry is not enough: published while no writer
+    is subscribed, the broker drops it (as a bridge that reconnects may drop what it had
+    in flight). It stays in the outbox and is sent again: after a while without receipts
+    ("timer"), or at once when a later entry's receipt overtakes it ("overtaken"; the
+    timer is then too slow to be what saves it). It leaves on the archive's receipt."""
+    monkeypatch.setattr(journal, "RESEND_S", 0.3 if rescue == "timer" else 600.0)
+    monkeypatch.setattr(journal, "RESEND_MAX_S", 1.0 if rescue == "timer" else 600.0)
+    track = make_settings(tmp_path / "track", broker.port, topic_root,
+                          race=QUICK_START, cluster={"journal": True})
+    archive_cfg = tmp_path / "archive" / "pitwall.toml"
+    make_settings(tmp_path / "archive", broker.port, topic_root)
+    archive_db = tmp_path / "archive" / "data" / "pitwall.db"
+    track_db = Path(track.data_dir) / "pitwall.db"
+    probe = MqttProbe(track)
+    laps = RunningService(track)
+    writer = None
+    try:
+        state = start_race(probe, mode="laps", laps=9, entrant="lane", min_lap_ms=1000,
+                           entrants=[contract.EntrantSpec(lane=1, driver="Ann")])
+        for i in range(1, 4):
+            send_pass(probe, 1, state.start_ns + i * 2 * S)
+        probe.wait_for(lambda: len(rows(track_db, "pass")) == 3, what="3 passes stored")
+        time.sleep(1.5)  # nobody takes them (nor their resends, with the quick timer)
+        kept = outbox_rows(track_db)
+        assert kept >= 4, f"only {kept} entries kept: no receipt came, none may go"
+        assert laps.service.outbox.awaiting == kept
+
+        writer = ServiceProcess(archive_cfg, "archive").start()
+        probe.wait_online("archive")
+        time.sleep(0.5)  # its subscription made ("online" comes with the connection)
+        if rescue == "overtaken":
+            send_pass(probe, 1, state.start_ns + 8 * S)
+        wait_mirrored(track_db, archive_db)
+        probe.wait_for(lambda: laps.service.outbox.awaiting == 0, what="all receipts")
+        stored = len(rows(track_db, "pass"))
+        send_pass(probe, 1, state.start_ns + 10 * S)  # a transaction: receipts deleted
+        probe.wait_for(lambda: len(rows(track_db, "pass")) == stored + 1, what="stored")
+        wait_mirrored(track_db, archive_db)
+        assert outbox_rows(track_db) <= 2, "entries with receipts stayed in the outbox"
+    finally:
+        laps.stop()
+        if writer is not None:
+            writer.stop()
+        probe.close()
+    assert "Traceback" not in writer.output()
 
 
 def test_entries_twice_or_out_of_order_change_nothing(tmp_path):

@@ -113,6 +113,7 @@ def test_the_bridge_comes_from_the_settings_and_bad_values_are_refused(tmp_path,
     conf = render.bridge_conf(settings)
     assert "topic # out 1 pitwall/ tracks/a/" in conf
     assert "topic race/command in 1 pitwall/ tracks/a/" in conf
+    assert "topic archive/ack in 1 pitwall/ tracks/a/" in conf  # the journal's receipts
     assert f"address 127.0.0.1:{tls}" in conf and "bridge_insecure false" in conf
     assert "cleansession false" in conf and "queue_qos0_messages true" in conf
     for bad in ({"central_host": "x address evil:1"}, {"password": ""},

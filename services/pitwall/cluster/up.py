@@ -232,7 +232,7 @@ class Cluster:
         # Two descriptors per proxied connection: stay within what this user may open.
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         maxconn = 10_000 if hard == resource.RLIM_INFINITY else min(10_000, (hard - 200) // 2)
-        cfg.write_text(render.haproxy_cfg(frontends, check_ms=500, maxconn=maxconn))
+        cfg.write_text(render.haproxy_cfg(frontends, check_ms=1000, maxconn=maxconn))
         self.haproxy = self._spawn("haproxy", [haproxy, "-f", str(cfg), "-db"])
 
     # ------------------------------------------------------------------ run

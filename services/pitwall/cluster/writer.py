@@ -6,12 +6,18 @@ into the central database (PostgreSQL in a cluster) from the track's bridged jou
 persistent MQTT session with manual acknowledgement, one transaction per batch, and the
 broker told only after the commit, so an entry is either applied or still queued.
 
+After the commit the writer sends the track a receipt (``archive/ack``) for every
+entry of the batch, applied now or before; the track deletes an entry only on its
+receipt and sends it again without one, so an entry a bridge dropped comes again.
+
 Applying is idempotent: rows are upserted by the track's own ids, and each applied
 ``seq`` of a journal origin is stored in the same transaction, so an entry delivered
 twice is recognised and skipped. Entries may arrive out of order (a bridge that
-reconnects resends what was in flight after newer ones): every row remembers the entry
-it was written from, and an older entry never overwrites a newer one's rows. Every race,
-pass and lap lands exactly once.
+reconnects resends what was in flight after newer ones, or drops it): every row
+remembers the entry it was written from, and an older entry never overwrites a newer
+one's rows. An entry whose rows need an older entry's (laps of a race whose row is not
+here yet) waits for it; its receipt says so ("waiting"), and the track sends the older
+one again at once. Every race, pass and lap lands exactly once.
 
 One writer per track (its settings' topic root and database). API replicas read what it
 writes and never write race data themselves.
@@ -38,6 +44,7 @@ log = logging.getLogger(__name__)
 
 BATCH = contract.INFLIGHT
 RETRY_MAX_S = 30.0
+PARKED_MAX = 10 * BATCH  # entries held back for older ones; beyond, the track resends
 
 
 class ArchivePositionRow(store.BaseModel):
@@ -139,6 +146,8 @@ class ArchiveWriter:
         self.inbox: list[MQTTMessage] = []
         self._stop = threading.Event()
         self.applied = self.skipped = 0
+        # Entries that need an older one first: tried again with every batch.
+        self.parked: list[tuple[MQTTMessage, contract.Journal]] = []
 
     def start(self, wait: float | None = 10.0) -> None:
         self.bus.subscribe(self.bus.topics.archive_journal, self.inbox.append)
@@ -162,18 +171,21 @@ class ArchiveWriter:
     def process(self, batch: list[MQTTMessage]) -> None:
         """Apply a batch in one transaction, then acknowledge it; while the database is
         away, keep the batch, keep the MQTT connection alive, and try again."""
-        entries: list[tuple[MQTTMessage, contract.Journal | None]] = []
+        entries: list[tuple[MQTTMessage, contract.Journal]] = []
         for msg in batch:
             try:
                 entries.append((msg, _decoder.decode(msg.payload)))
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 self.bus.report_error(msg.topic, f"bad journal entry: {exc}", msg.payload)
-                entries.append((msg, None))
+                self.bus.ack(msg)
+        batch_entries = entries
+        # Oldest first, with those held back before: a race's row comes before its laps.
+        entries = sorted(self.parked + entries, key=lambda me: (me[1].origin, me[1].seq))
         delay = 0.5
         while not self._stop.is_set():
             try:
                 with self.db.atomic():
-                    done = [apply(e) for _, e in entries if e is not None]
+                    applied, parked = self._apply_all(entries)
                 break
             except peewee.PeeweeException as exc:
                 log.error("archive database error (%s); %d entries kept, retrying in "
@@ -183,10 +195,44 @@ class ArchiveWriter:
                 delay = min(delay * 2, RETRY_MAX_S)
         else:
             return  # stopping: unacknowledged, the broker keeps them for the next start
-        self.applied += sum(done)
-        self.skipped += len(done) - sum(done)
-        for msg, _ in entries:
+        # Held back in memory only (bounded): without a receipt the track keeps each one
+        # and sends it again, so the broker's window need not wait for them.
+        self.parked = parked[:PARKED_MAX]
+        self.applied += sum(done for _, _, done in applied)
+        self.skipped += sum(not done for _, _, done in applied)
+        self._send_receipts([e for _, e, _ in applied], [e for _, e in self.parked])
+        for msg, _ in batch_entries:
             self.bus.ack(msg)
+
+    def _apply_all(self, entries):
+        """Each entry in its own savepoint: one whose rows need rows of an entry not here
+        yet (a lap before its race: the older entry was lost on the way and comes again)
+        is held back and tried again with the next batch."""
+        applied, parked = [], []
+        for msg, e in entries:
+            try:
+                with self.db.atomic():
+                    applied.append((msg, e, apply(e)))
+            except peewee.IntegrityError as exc:
+                if (msg, e) not in self.parked:
+                    log.warning("journal entry %s of %s waits for older ones (%s)",
+                                e.seq, e.origin, str(exc).splitlines()[0][:200])
+                parked.append((msg, e))
+        return applied, parked
+
+    def _send_receipts(self, applied: list[contract.Journal],
+                       waiting: list[contract.Journal]) -> None:
+        """Tell the track which entries are in the archive (applied now or before), and
+        which wait for older ones: it keeps each entry, and sends it again, until its
+        receipt arrives (laps/journal.py), and sends again at once older ones that the
+        newer ones overtook."""
+        receipts: dict[str, contract.JournalAck] = {}
+        for e, field in [(e, "seqs") for e in applied] + [(e, "waiting") for e in waiting]:
+            receipt = receipts.setdefault(e.origin, contract.JournalAck(origin=e.origin,
+                                                                        seqs=[]))
+            getattr(receipt, field).append(e.seq)
+        for receipt in receipts.values():
+            self.bus.publish(self.bus.topics.archive_ack, receipt)
 
     def _reconnect_db(self) -> None:
         with contextlib.suppress(peewee.PeeweeException):

@@ -1,0 +1,210 @@
+"""Live fan-out over the cluster: 2,000 spectators on three API replicas behind HAProxy,
+against the same 2,000 on one replica, in the same run.
+
+Method:
+1. ``pitwall cluster up``'s own class (services/pitwall/cluster/up.py) starts one track
+   (its Mosquitto and lap service), the central Mosquitto (bridged over TLS), PostgreSQL
+   with the archive writer, three ``pitwall api`` replicas and HAProxy; every part is a
+   real process. A practice race keyed by lane is started through HAProxy (every
+   crossing is a counted lap, so every pass makes one lap event).
+2. ``one``: the clients (``live_clients.py``, 125 per process) open WebSockets to
+   ``/api/live`` of the first replica directly. ``three``: the same number open them to
+   HAProxy's address, which spreads them over the three replicas (leastconn); how many
+   each replica got is counted from its sockets.
+3. Passes are published on the track's own Mosquitto one at a time (``PASS_GAP_S``
+   apart), each stamped with ``t_ns = CLOCK_MONOTONIC`` just before it is sent (the edge
+   time). They cross the lap service, the TLS bridge, the central Mosquitto and a
+   replica (and HAProxy for ``three``) on their way. Every client records the
+   CLOCK_MONOTONIC arrival of each lap: latency = arrival - t_ns. Figures over every
+   (pass, client): p50, p99, max, and the frames missing (every client must get every
+   lap). The first ``WARMUP`` passes of each run are not counted.
+4. Memory: each replica's resident set size just before its clients connect and with
+   them connected; per client = the growth summed over the replicas / clients.
+
+Needs PostgreSQL and HAProxy (``make bench`` installs them, as ``make test-cluster``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+from common import BENCH_DIR, Publisher, memory, parse_args, percentiles, save, target
+
+from pitwall import contract
+from pitwall.cluster.up import Cluster
+
+NAME = "cluster_live"
+LANES = 4
+# 2 laps/s across the field: eight cars on 4 s laps, a busy slot-car race. (10 laps/s,
+# as bench_live.py, overloads two cores with 2,000 clients: see docs/benchmarks.md.)
+PASS_GAP_S = 0.5
+WARMUP = 3
+PER_PROCESS = 125  # clients per client process
+QUICK_START = {"start_lead_ms": 0, "hold_min_ms": 0, "hold_max_ms": 0}
+
+
+def start_race(track) -> None:
+    with httpx.Client(base_url=track.url, timeout=20) as http:
+        token = http.post("/api/auth/login", json={"pin": track.pin}).json()["token"]
+        http.headers["Authorization"] = f"Bearer {token}"
+        r = http.post("/api/races", json={
+            "mode": "practice", "entrant": "lane", "min_lap_ms": 0, "name": "Bench",
+            "entrants": [{"lane": n, "driver": f"Driver {n}"} for n in range(1, LANES + 1)]})
+        r.raise_for_status()
+        http.post("/api/races/current/start").raise_for_status()
+        deadline = time.monotonic() + 30
+        while http.get("/api/races/current").json().get("phase") != "running":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the race did not go green")
+            time.sleep(0.2)
+
+
+def start_clients(n: int, url: str) -> list[subprocess.Popen]:
+    procs = []
+    for first in range(0, n, PER_PROCESS):
+        cmd = [sys.executable, str(BENCH_DIR / "live_clients.py"), "--mode", "api",
+               "--clients", str(min(PER_PROCESS, n - first)), "--url", url]
+        procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      text=True))
+    for proc in procs:  # one "ready" each, once all its clients had their first frames
+        line = proc.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(f"clients did not get ready (said {line!r})")
+    return procs
+
+
+def stop_clients(procs: list[subprocess.Popen]) -> list[list[int]]:
+    arrivals, offset = [], 0
+    for proc in procs:
+        proc.stdin.write("stop\n")
+        proc.stdin.flush()
+    for proc in procs:
+        out, _ = proc.communicate(timeout=120)
+        r = json.loads(out.strip().splitlines()[-1])
+        arrivals += [[offset + c, t_ns, at] for c, t_ns, at in r["arrivals"]]
+        offset += r["clients"]
+    return arrivals
+
+
+def wait_delivered(procs: list[subprocess.Popen], frames: int, quiet_s: float = 5.0,
+                   limit_s: float = 120.0) -> float:
+    """Until the clients have ``frames`` laps between them, or none came for ``quiet_s``
+    (the rest are lost); how long after the last pass that took."""
+    start = last_change = time.monotonic()
+    seen = -1
+    while time.monotonic() - start < limit_s:
+        for proc in procs:
+            proc.stdin.write("count\n")
+            proc.stdin.flush()
+        got = sum(int(proc.stdout.readline()) for proc in procs)
+        if got >= frames:
+            break
+        if got != seen:
+            seen, last_change = got, time.monotonic()
+        elif time.monotonic() - last_change > quiet_s:
+            break
+        time.sleep(0.2)
+    return round(time.monotonic() - start, 2)
+
+
+def clients_on(pid: int, port: int) -> int:
+    """Established WebSockets a replica holds on its port."""
+    return sum(1 for c in psutil.Process(pid).net_connections("tcp")
+               if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+
+
+def run(label: str, url: str, n: int, passes: int, gap_s: float, track,
+        publisher: Publisher) -> dict:
+    pids = [r.proc.pid for r in track.replicas]
+    before = [memory(pid)["rss_mib"] for pid in pids]
+    procs = start_clients(n, url)
+    time.sleep(1.0)  # let the connection burst settle
+    spread = [clients_on(pid, port) for pid, port in zip(pids, track.replica_ports,
+                                                          strict=True)]
+    topics = contract.Topics("pitwall")  # the track box's own root
+    sent = []
+    for i in range(WARMUP + passes):
+        lane = i % LANES + 1
+        t_ns = time.monotonic_ns()
+        publisher.publish(topics.lane_pass(lane),
+                          contract.encode(contract.Pass(lane=lane, t_ns=t_ns, source="sim")))
+        if i >= WARMUP:
+            sent.append(t_ns)
+        time.sleep(gap_s)
+    with_clients = [memory(pid)["rss_mib"] for pid in pids]
+    drain_s = wait_delivered(procs, n * (WARMUP + passes))
+    arrivals = stop_clients(procs)
+
+    counted = set(sent)
+    got = {(c, t_ns) for c, t_ns, _ in arrivals if t_ns in counted}
+    latencies = [(at - t_ns) / 1e6 for _, t_ns, at in arrivals if t_ns in counted]
+    growth = sum(w - b for w, b in zip(with_clients, before, strict=True))
+    result = {"clients": n, "passes": len(sent), "clients_per_replica": spread,
+              "missing": n * len(sent) - len(got), "latency_ms": percentiles(latencies),
+              "delivered_s_after_last_pass": drain_s,
+              "replica_rss_mib_before": before, "replica_rss_mib_with_clients": with_clients,
+              "kib_per_client": round(growth * 1024 / n, 1)}
+    lat = result["latency_ms"]
+    print(f"  {label:5} {n:5} clients (per replica {spread}): p50 {lat['p50']:7.2f} ms  "
+          f"p99 {lat['p99']:7.2f} ms  max {lat['max']:7.2f} ms; missing {result['missing']} "
+          f"(all in {drain_s} s after the last pass); "
+          f"memory {result['kib_per_client']} KiB/client (RSS {before} -> {with_clients} MiB)",
+          flush=True)
+    return result
+
+
+def main() -> None:
+    args = parse_args(__doc__.splitlines()[0],
+                      ("--clients", {"type": int, "help": "spectators (default 2000)"}),
+                      ("--gap", {"type": float, "default": PASS_GAP_S,
+                                 "help": f"seconds between passes (default {PASS_GAP_S})"}))
+    n = args.clients or (150 if args.quick else 2000)
+    passes = 10 if args.quick else 60
+    load = os.getloadavg()
+    print(f"{NAME}: {n} clients, one replica then three behind HAProxy; {passes} passes "
+          f"{args.gap * 1000:.0f} ms apart (load average {load[0]:.1f})", flush=True)
+    with tempfile.TemporaryDirectory(prefix="pitwall-bench-cluster-") as tmp:
+        cluster = Cluster(Path(tmp), ["a"], replicas=3, restart=False,
+                          track_settings={"race": QUICK_START})
+        cluster.start()
+        track = cluster.tracks[0]
+        publisher = Publisher(track.broker.port)
+        try:
+            start_race(track)
+            time.sleep(1.0)
+            one_url = f"ws://127.0.0.1:{track.replica_ports[0]}/api/live"
+            three_url = track.url.replace("http://", "ws://") + "/api/live"
+            results = {"one": run("one", one_url, n, passes, args.gap, track, publisher)}
+            time.sleep(2.0)  # the first run's sockets closed
+            results["three"] = run("three", three_url, n, passes, args.gap, track,
+                                   publisher)
+        finally:
+            publisher.close()
+            cluster.stop()
+
+    one, three = results["one"], results["three"]
+    p99_one, p99_three = one["latency_ms"]["p99"], three["latency_ms"]["p99"]
+    print(f"  p99: one replica {p99_one:.2f} ms, three behind HAProxy {p99_three:.2f} ms "
+          f"(ratio {p99_three / p99_one:.2f})")
+    targets = [
+        target(f"p99 pass→lap frame, {n} clients on 3 replicas", p99_three, "<=", 100, " ms"),
+        target(f"lap frames lost, {n} clients on 3 replicas", three["missing"], "<=", 0),
+    ]
+    # Not a target: on a machine with few cores three replicas share the same CPUs, so
+    # the comparison shows what the spread costs or gains here, not on separate hosts.
+    save(NAME, args.quick, {"pass_gap_s": args.gap, "warmup": WARMUP,
+                            "load_average_at_start": load,
+                            "p99_three_over_one": round(p99_three / p99_one, 2), **results},
+         targets)
+
+
+if __name__ == "__main__":
+    main()
