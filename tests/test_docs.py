@@ -27,6 +27,7 @@ TYPES = {
     "pitwall/health/warning": contract.HealthWarning,
     "pitwall/laps/stats": contract.LapStats,
     "pitwall/archive/journal": contract.Journal,
+    "pitwall/archive/ack": contract.JournalAck,
 }
 
 
@@ -46,7 +47,7 @@ def test_every_topic_has_a_heading_and_an_example():
              topics.race_reply, topics.race_state, topics.race_lap, topics.lights_state,
              topics.status("x").replace("/x", "/{service}"), topics.errors,
              topics.director_login, topics.health_state, topics.health_warning,
-             topics.laps_stats, topics.archive_journal}
+             topics.laps_stats, topics.archive_journal, topics.archive_ack}
     assert names == set(documented) == set(TYPES)
     assert all(documented[name] for name in names)
 
