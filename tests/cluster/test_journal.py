@@ -42,7 +42,12 @@ def wait_mirrored(track: Path, mirror: Path, timeout: float = 15.0) -> None:
         time.sleep(0.1)
 
 
-def test_the_archive_mirrors_the_track_exactly_once(tmp_path, broker, topic_root):
+@pytest.mark.parametrize("part_rows", [journal.PART_ROWS, 2], ids=["whole", "in-parts"])
+def test_the_archive_mirrors_the_track_exactly_once(tmp_path, broker, topic_root, part_rows,
+                                                    monkeypatch):
+    # "in-parts": every transaction's rows go in entries of two rows, as a re-score of a
+    # long race does with thousands of laps.
+    monkeypatch.setattr(journal, "PART_ROWS", part_rows)
     track = make_settings(tmp_path / "track", broker.port, topic_root,
                           race=QUICK_START, cluster={"journal": True})
     # The writer: same topic root (on one broker here), its own database.

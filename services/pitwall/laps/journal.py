@@ -43,6 +43,8 @@ RESEND_MAX_S = 60.0
 # Receipts come in about the order entries were sent: one for an entry sent this much
 # later than another that still has none means that other was lost on the way.
 OVERTAKEN_S = 1.0
+# Rows per entry: a few hundred KiB at most, well below the broker's message size limit.
+PART_ROWS = 2000
 
 _ack_decoder = msgspec.json.Decoder(contract.JournalAck)
 
@@ -57,8 +59,8 @@ def origin(renew: bool = False) -> str:
         return store.JournalOriginRow.create(origin=uuid.uuid4().hex).origin
 
 
-def entry(origin: str, seq: int, touched: store.Touched) -> contract.Journal:
-    """The journal entry for the rows ``touched`` names, read as they are now stored."""
+def stored_rows(touched: store.Touched) -> dict[str, list[contract.Row]]:
+    """The rows ``touched`` names, read as they are now stored, per journalled table."""
     rows: dict[str, list[contract.Row]] = {}
     for name, model in store.JOURNALLED.items():
         ids = set(getattr(touched, name))
@@ -67,8 +69,22 @@ def entry(origin: str, seq: int, touched: store.Touched) -> contract.Journal:
             ids |= {r.id for r in replaced}
         rows[name] = list(model.select().where(model.id.in_(ids)).order_by(model.id)
                           .dicts()) if ids else []
-    return contract.Journal(origin=origin, seq=seq,
-                            laps_replaced=sorted(touched.laps_replaced), **rows)
+    return rows
+
+
+def parts(rows: dict[str, list[contract.Row]]) -> list[dict[str, list[contract.Row]]]:
+    """The rows in entries of at most PART_ROWS rows, in table order (races first). A
+    re-score of a long race (all its laps) so goes in several entries, each far below the
+    broker's message size limit; the writer takes them in any order (cluster/writer.py)."""
+    flat = [(name, row) for name, table in rows.items() for row in table]
+    chunks = [flat[i:i + PART_ROWS] for i in range(0, len(flat), PART_ROWS)] or [[]]
+    out = []
+    for chunk in chunks:
+        part: dict[str, list[contract.Row]] = {name: [] for name in rows}
+        for name, row in chunk:
+            part[name].append(row)
+        out.append(part)
+    return out
 
 
 class Outbox:
@@ -97,9 +113,15 @@ class Outbox:
         reused)."""
         if not store.touched:
             return
-        row = store.OutboxRow.create(body="")
-        body = contract.encode(entry(self.origin, row.id, store.touched)).decode()
-        store.OutboxRow.update(body=body).where(store.OutboxRow.id == row.id).execute()
+        replaced = sorted(store.touched.laps_replaced)
+        for i, part in enumerate(parts(stored_rows(store.touched))):
+            row = store.OutboxRow.create(body="")
+            # The first part names the re-scored races: it removes their laps that older
+            # entries wrote; the later parts (newer seqs) only add laps.
+            entry = contract.Journal(origin=self.origin, seq=row.id,
+                                     laps_replaced=replaced if i == 0 else [], **part)
+            store.OutboxRow.update(body=contract.encode(entry).decode()).where(
+                store.OutboxRow.id == row.id).execute()
         self._unsent = True
         if self._received:
             store.OutboxRow.delete().where(store.OutboxRow.id.in_(self._received)).execute()
