@@ -67,8 +67,12 @@ def stored_rows(touched: store.Touched) -> dict[str, list[contract.Row]]:
         if name == "laps" and touched.laps_replaced:
             replaced = model.select(model.id).where(model.race.in_(touched.laps_replaced))
             ids |= {r.id for r in replaced}
-        rows[name] = list(model.select().where(model.id.in_(ids)).order_by(model.id)
-                          .dicts()) if ids else []
+        # In slices: SQLite takes at most 32,766 values in one statement, and a re-score
+        # of a long race touches every one of its laps.
+        ordered = sorted(ids)
+        rows[name] = [row for i in range(0, len(ordered), PART_ROWS)
+                      for row in model.select().where(
+                          model.id.in_(ordered[i:i + PART_ROWS])).order_by(model.id).dicts()]
     return rows
 
 
