@@ -42,19 +42,24 @@ def wait_mirrored(track: Path, mirror: Path, timeout: float = 15.0) -> None:
         time.sleep(0.1)
 
 
+def track_and_archive(tmp_path: Path, broker, topic_root: str):
+    """A cluster track's settings and the archive writer's (same topic root, on one broker
+    here, its own database): (track settings, track db, writer config, archive db)."""
+    track = make_settings(tmp_path / "track", broker.port, topic_root,
+                          race=QUICK_START, cluster={"journal": True})
+    archive_cfg = tmp_path / "archive" / "pitwall.toml"
+    make_settings(tmp_path / "archive", broker.port, topic_root)
+    return (track, Path(track.data_dir) / "pitwall.db", archive_cfg,
+            tmp_path / "archive" / "data" / "pitwall.db")
+
+
 @pytest.mark.parametrize("part_rows", [journal.PART_ROWS, 2], ids=["whole", "in-parts"])
 def test_the_archive_mirrors_the_track_exactly_once(tmp_path, broker, topic_root, part_rows,
                                                     monkeypatch):
     # "in-parts": every transaction's rows go in entries of two rows, as a re-score of a
     # long race does with thousands of laps.
     monkeypatch.setattr(journal, "PART_ROWS", part_rows)
-    track = make_settings(tmp_path / "track", broker.port, topic_root,
-                          race=QUICK_START, cluster={"journal": True})
-    # The writer: same topic root (on one broker here), its own database.
-    archive_cfg = tmp_path / "archive" / "pitwall.toml"
-    make_settings(tmp_path / "archive", broker.port, topic_root)
-    archive_db = tmp_path / "archive" / "data" / "pitwall.db"
-    track_db = Path(track.data_dir) / "pitwall.db"
+    track, track_db, archive_cfg, archive_db = track_and_archive(tmp_path, broker, topic_root)
     probe = MqttProbe(track)
     writer = ServiceProcess(archive_cfg, "archive").start()
     laps = RunningService(track)
@@ -119,12 +124,7 @@ def test_entries_lost_on_the_way_are_sent_again(tmp_path, broker, topic_root, mo
     timer is then too slow to be what saves it). It leaves on the archive's receipt."""
     monkeypatch.setattr(journal, "RESEND_S", 0.3 if rescue == "timer" else 600.0)
     monkeypatch.setattr(journal, "RESEND_MAX_S", 1.0 if rescue == "timer" else 600.0)
-    track = make_settings(tmp_path / "track", broker.port, topic_root,
-                          race=QUICK_START, cluster={"journal": True})
-    archive_cfg = tmp_path / "archive" / "pitwall.toml"
-    make_settings(tmp_path / "archive", broker.port, topic_root)
-    archive_db = tmp_path / "archive" / "data" / "pitwall.db"
-    track_db = Path(track.data_dir) / "pitwall.db"
+    track, track_db, archive_cfg, archive_db = track_and_archive(tmp_path, broker, topic_root)
     probe = MqttProbe(track)
     laps = RunningService(track)
     writer = None
