@@ -44,6 +44,9 @@ def settings(tmp_path, broker, topic_root) -> settings_mod.Settings:
 def make_settings(tmp_path, port: int, topic_root: str, **extra) -> settings_mod.Settings:
     data = {
         "data_dir": str(tmp_path / "data"),
+        # No 16 MiB reserve file in every test's data folder (tests/laps/test_disk_full.py
+        # sets one).
+        "storage_reserve_mib": 0,
         "mqtt": {"port": port, "topic_root": topic_root},
         **extra,
     }

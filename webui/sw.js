@@ -6,7 +6,7 @@
 //   an updated Pi is picked up at once; the cached copy is used only when offline, so the
 //   page still opens and shows "reconnecting…" instead of the browser's error page.
 
-const CACHE = "pitwall-shell-v4";
+const CACHE = "pitwall-shell-v5";
 const SHELL = [
   "/", "/index.html", "/tv.html", "/driver.html", "/control.html", "/results.html",
   "/team.html",
@@ -20,6 +20,9 @@ const SHELL = [
   "/maintain.html", "/css/maintain.css", "/js/maintain.js", "/js/health_format.js",
   "/js/health_plots.js",
   "/championship.html", "/records.html", "/history.html", "/css/club.css", "/css/championship.css", "/js/championship.js", "/js/records.js", "/js/history.js",
+  "/js/director.js",
+  "/vendor/@noble/hashes/sha2.js", "/vendor/@noble/hashes/hmac.js", "/vendor/@noble/hashes/_md.js",
+  "/vendor/@noble/hashes/_u64.js", "/vendor/@noble/hashes/utils.js",
   "/vendor/uplot/uPlot.esm.js", "/vendor/uplot/uPlot.min.css",
   "/icons/icon.svg", "/icons/icon-192.png", "/icons/icon-512.png",
 ];

@@ -16,9 +16,11 @@ trap 'rm -rf "$tmp"' EXIT
 fetch() {
     pkg=$1 version=$2
     shift 2
+    # A scoped package (@scope/name) packs as scope-name-version.tgz.
+    tarball=$(echo "$pkg" | sed 's|^@||; s|/|-|')-$version.tgz
     (cd "$tmp" && npm pack --silent "$pkg@$version" >/dev/null)
     mkdir -p "$tmp/$pkg"
-    tar -xzf "$tmp/$pkg-$version.tgz" -C "$tmp/$pkg"
+    tar -xzf "$tmp/$tarball" -C "$tmp/$pkg"
     rm -rf "${vendor:?}/$pkg"
     mkdir -p "$vendor/$pkg"
     for file in "$@" LICENSE; do
@@ -29,6 +31,11 @@ fetch() {
 
 # uPlot: the lap-time plot on the results page (ES module build + its stylesheet).
 fetch uplot 1.6.32 dist/uPlot.esm.js dist/uPlot.min.css
+
+# @noble/hashes: SHA-256 and HMAC for the director's login (js/director.js). Pages on
+# plain HTTP have no WebCrypto (crypto.subtle needs a secure context). ES modules; these
+# five import only each other.
+fetch @noble/hashes 2.4.0 sha2.js hmac.js _md.js _u64.js utils.js
 
 {
     echo "# Vendored by webui/vendor.sh from the npm registry: package exact-version"

@@ -25,6 +25,9 @@ EVENT_QOS = 0
 # ask the broker for this receive maximum and keep to it when sending, and the Mosquitto
 # configurations Pitwall writes use it as max_inflight_messages.
 INFLIGHT = 100
+# An error report quotes at most this many bytes of anything it repeats (the topic, the
+# reason, the payload), and a log line the same: bad input must not amplify itself.
+REPORT_MAX = 200
 
 # "apex": a lap from a track's Apex Timing feed (pitwall feed apex, docs/feeds.md).
 PassSource = Literal["gpio", "decoder", "ir", "sim", "replay", "manual", "apex"]
@@ -42,6 +45,8 @@ JumpStartPenalty = Literal["warning", "time", "stop_go", "restart"]
 LaneNo = Annotated[int, Meta(ge=1, le=64)]
 CarId = Annotated[int, Meta(ge=0, le=255)]
 Nanos = Annotated[int, Meta(ge=0)]
+# A stamp the storage can hold (a signed 64-bit integer): every inbound t_ns.
+StoredNanos = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 
 
 class Topics:
@@ -95,6 +100,11 @@ class Topics:
 # Availability payloads on {root}/status/{service} (retained; "offline" is the last will).
 ONLINE = b"online"
 OFFLINE = b"offline"
+# Up, but not doing all its work: the lap service cannot store passes (storage full or
+# failing), so they wait at the broker until it can. Race control still runs, so it
+# counts as up (RUNNING) for everyone who waits for the lap service.
+DEGRADED = b"degraded"
+RUNNING = (ONLINE, DEGRADED)
 # The service name of pitwall up's stand-in race director (status/director: a demo runs).
 DEMO_DIRECTOR = "director"
 
@@ -113,7 +123,8 @@ class Pass(_Inbound, kw_only=True):
 
     lane: LaneNo
     car: CarId | None = None
-    t_ns: Nanos
+    # At most 2^63-1: a larger stamp is refused here, not by the database mid-batch.
+    t_ns: StoredNanos
     source: PassSource = "gpio"
 
 
@@ -220,10 +231,6 @@ class Delete(_Command, tag="delete", kw_only=True):
     """Ignore a false crossing; the race is re-scored."""
 
     pass_id: Annotated[int, Meta(ge=1)]
-
-
-# A stamp the storage can hold (a signed 64-bit integer).
-StoredNanos = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 
 
 class AddPass(_Command, tag="add_pass", kw_only=True):
@@ -439,6 +446,9 @@ class RaceState(_Outbound, kw_only=True):
     event: HeatEventState | None = None  # heat rotation: this race is one of its heats
     car_class: str = ""
     track_record: TrackRecord | None = None  # null: no record in this class yet
+    # Passes refused for this race as implausible (unknown lane, stamp before the set-up
+    # or beyond the horizon): kept aside, never scored (GET /api/races/{id}/refused).
+    refused: int = 0
 
 
 # ---------------------------------------------------------------- lights/state
@@ -473,7 +483,7 @@ class Throttle(_Outbound, kw_only=True):
 
 class ServiceHealth(_Outbound, kw_only=True):
     name: str  # as on status/{service}: laps, api, lane1, lights…
-    mqtt: Literal["online", "offline"] | None  # its retained status (None: never seen)
+    mqtt: Literal["online", "degraded", "offline"] | None  # its retained status (None: never seen)
     systemd: str | None = None  # the unit's ActiveState (None: no systemd here)
     restarts: int | None = None  # systemd's NRestarts
     since: str | None = None  # when the unit last became active (systemd's own text)
@@ -519,6 +529,8 @@ class LapStats(_Outbound, kw_only=True):
     refused: int  # ... of which refused (race/reply ok false)
     batches: int  # transactions committed
     retries: int  # batches that failed and were retried one message at a time
+    # Passes refused as implausible for the open race (kept in the quarantine table).
+    quarantined: int = 0
 
 
 # ---------------------------------------------------------------- archive/journal
@@ -556,9 +568,12 @@ class ErrorReport(_Outbound, kw_only=True):
     """errors: a message that was rejected, and why."""
 
     service: str
-    topic: str
+    topic: str  # at most REPORT_MAX bytes, as are reason and payload
     reason: str
     payload: str
+    # A summary: this many more reports like this one (same topic and kind of reason) were
+    # held back in the last window (rate limit); 0 for a report of one message.
+    suppressed: int = 0
 
 
 def ms(ns: int | None) -> float | None:

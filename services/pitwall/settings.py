@@ -54,6 +54,15 @@ class MqttSettings(_Section):
         Meta(ge=60, description="How long the broker keeps a persistent session (and its "
              "queued passes) while the lap service is away."),
     ] = 7 * 24 * 3600
+    error_burst: Annotated[
+        int, Meta(ge=1, le=100_000, description="Error reports (ROOT/errors and the log) "
+                  "per topic and kind of reason in error_window_s; the rest are counted and "
+                  "reported once, as a summary, when the window ends.")
+    ] = 10
+    error_window_s: Annotated[
+        float, Meta(gt=0, le=3600, description="The rate limit's window for error reports, "
+                    "in seconds.")
+    ] = 10.0
 
 
 class ApiSettings(_Section):
@@ -70,6 +79,16 @@ class ApiSettings(_Section):
     token_ttl_s: Annotated[
         int, Meta(ge=60, description="How long a director's login lasts, in seconds.")
     ] = 24 * 3600
+    local_clients: Annotated[
+        list[str], Meta(description="Networks that are the box itself (the TV/kiosk, tools "
+                        "on the Pi): they may also log in with the plain PIN, and other "
+                        "addresses' wrong PINs never lock them out. docs/security.md.")
+    ] = msgspec.field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    trusted_proxies: Annotated[
+        list[str], Meta(description="Addresses of reverse proxies in front of the API (e.g. "
+                        "HAProxy, docs/scale-out.md) whose X-Forwarded-For is believed. "
+                        "Empty: none is; the TCP peer is the client.")
+    ] = msgspec.field(default_factory=list)
     metrics: Annotated[
         bool, Meta(description="Serve Prometheus metrics at /metrics (HTTP requests, live "
                    "clients, the lap service's counters, the box's health).")
@@ -197,6 +216,11 @@ class RaceDefaults(_Section):
         float, Meta(ge=0, description="Automatic track call: a yellow when a car has not "
                     "crossed for this many times its average lap (a deslot). 0: off.")
     ] = 0.0
+    pass_horizon_s: Annotated[
+        float, Meta(gt=0, le=7 * 24 * 3600, description="A pass stamped further ahead than "
+                    "this of the race's latest accepted stamp (or of the lap service's clock, "
+                    "if later) is implausible: refused, kept in the quarantine, never scored.")
+    ] = 600.0
 
 
 _Pin = Annotated[int, Meta(ge=0, le=53)]  # a BCM GPIO number
@@ -441,6 +465,11 @@ class Settings(_Section):
         str, Meta(description="Empty for SQLite in data_dir, or a peewee URL such as "
                   "postgresql://user@host/pitwall for multi-track setups.")
     ] = ""
+    storage_reserve_mib: Annotated[
+        int, Meta(ge=0, le=1024, description="Space the lap service keeps in reserve in "
+                  "data_dir (a file it deletes when the partition is full, so passes can be "
+                  "stored again at once). 0: none.")
+    ] = 16
     director_pin: Annotated[
         str, Meta(description="Director's PIN for writes. Empty: nobody can log in (the Pi "
                   "image generates one per device; `pitwall up` one per run).")

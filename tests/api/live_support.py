@@ -10,6 +10,7 @@ import threading
 import time
 
 import uvicorn
+from pitwall.api.main import server_config
 from pitwall.dev.broker import free_port
 
 
@@ -17,8 +18,9 @@ from pitwall.dev.broker import free_port
 def serve(app, port: int | None = None):
     """Run ``app`` on a real uvicorn in a thread; yield its base URL (``127.0.0.1:port``)."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+    # The API's own uvicorn configuration (proxy headers as pitwall api has them).
+    server = uvicorn.Server(server_config(app, app.state.settings, host="127.0.0.1", port=port,
+                                          log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -13,6 +13,7 @@ from pitwall.api import commands
 from pitwall.api.app import create_app
 
 from ..support import MqttProbe
+from .director import log_in
 from .conftest import PIN, api_settings
 
 
@@ -71,8 +72,7 @@ def test_no_answer_from_the_lap_service_is_504(tmp_path, broker, monkeypatch):
     probe = MqttProbe(settings)
     try:
         with TestClient(create_app(settings)) as c:
-            token = c.post("/api/auth/login", json={"pin": PIN}).json()["token"]
-            c.headers["Authorization"] = f"Bearer {token}"
+            log_in(c, PIN)  # the challenge login: TestClient is not the box itself
             r = c.post("/api/races/current/start")  # nobody has ever said online
             assert r.status_code == 504 and "offline" in r.json()["detail"]
             # A lap service that says it is online but never answers.

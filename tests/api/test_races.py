@@ -46,7 +46,10 @@ def test_a_race_through_the_api_scores_to_the_nanosecond(stack, director, public
     car1 = [green + 4 * S + 11, green + 4 * S + S // 2 + 7,  # the second is too close: suspect
             green + 8 * S + 200_000_013, green + 12 * S + 100_000_017]
     car2 = [green + 4 * S + 100_000_003, green + 8 * S + 5, green + 12 * S + 500_000_001]
-    publish_pass(stack, 1, 1, green - 10 * S)  # before the lights: pre-start
+    # Before the lights (the first red is 4 s before green: no lead, no hold) and after the
+    # set-up (a stamp before it would be refused as not of this race): pre-start.
+    pre = green - 4 * S - 1
+    publish_pass(stack, 1, 1, pre)
     for t1, t2 in zip(car1, car2 + [None], strict=True):
         publish_pass(stack, 1, 1, t1)
         if t2 is not None:
@@ -67,7 +70,7 @@ def test_a_race_through_the_api_scores_to_the_nanosecond(stack, director, public
 
     passes = public.get(f"/api/races/{race_id}/passes").json()
     assert [(p["car"], p["t_ns"], p["kind"]) for p in passes] == sorted(
-        [(1, green - 10 * S, "pre_start"), (1, car1[0], "lap"), (1, car1[1], "suspect"),
+        [(1, pre, "pre_start"), (1, car1[0], "lap"), (1, car1[1], "suspect"),
          (1, car1[2], "lap"), (1, car1[3], "lap"), (2, car2[0], "lap"), (2, car2[1], "lap"),
          (2, car2[2], "lap")], key=lambda p: p[1])
     suspect = next(p for p in passes if p["kind"] == "suspect")

@@ -3,6 +3,7 @@ root whose units, configs, program and accounts are right."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tomllib
 
@@ -117,6 +118,19 @@ def test_mosquitto_listens_on_localhost_only(converged: Converged):
     assert listeners == ["listener 1883 127.0.0.1"]
     for line in ["persistence true", "set_tcp_nodelay true", "max_inflight_messages 100"]:
         assert line in conf.splitlines()
+
+
+def test_mosquitto_has_limits_and_checks_its_persistence_at_start(converged: Converged):
+    from pitwall.dev import broker
+
+    conf = (converged.root / "etc/mosquitto/conf.d/pitwall.conf").read_text().splitlines()
+    for line in [*broker.LIMITS, "autosave_interval 60"]:  # the same as pitwall up's
+        assert line in conf
+    dropin = (converged.root / "etc/systemd/system/mosquitto.service.d"
+              / "pitwall-persistence.conf").read_text()
+    check = "/usr/local/libexec/pitwall-mosquitto-persistence-check"
+    assert f"ExecStartPost=-{check} $MAINPID /var/lib/mosquitto/mosquitto.db" in dropin
+    assert os.access(converged.root / check.lstrip("/"), os.X_OK)
 
 
 def test_mosquitto_logs_to_the_journal_not_the_sd_card(converged: Converged):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -150,6 +152,42 @@ def test_nothing_is_forwarded_even_with_forwarding_switched_on(lab):
         run(["ip", "netns", "exec", pi.name, "sysctl", "-qw", "net.ipv4.ip_forward=0"])
         lab.load_firewall()
     assert pi.run("nft", "list", "chain", "inet", "pitwall_hotspot", "forward").returncode == 0
+
+
+def test_a_phone_reaches_only_dhcp_dns_the_api_and_mdns(lab):
+    """A service bound to 0.0.0.0 on the Pi (Mosquitto, SSH, ...) is not reachable from
+    the Wi-Fi; the API's own port is. Control: without the rules the same service is."""
+    phone, pi = lab.phones[0], lab.pi
+    port = 18099
+    server = pi.start(sys.executable, "-m", "http.server", "--bind", "0.0.0.0", str(port),
+                      log=lab.tmp / "other-service.log")
+    try:
+        def reaches(url: str) -> bool:
+            proc = phone.run("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                             "--connect-timeout", "1", "--max-time", "2", url)
+            return proc.returncode == 0 and proc.stdout.strip() == "200"
+
+        other = f"http://{ADDRESS}:{port}/"
+        deadline = time.monotonic() + 5
+        while pi.run("curl", "-s", "-o", "/dev/null", other).returncode != 0:
+            assert time.monotonic() < deadline, "the stand-in service did not start"
+            time.sleep(0.1)
+        assert not reaches(other)
+        assert reaches(f"http://{ADDRESS}:{API_PORT}/api/health")
+        assert reaches(f"http://{ADDRESS}/api/health")
+        run(["ip", "netns", "exec", pi.name, "nft", "delete", "chain", "inet",
+             "pitwall_hotspot", "input"])
+        try:
+            assert reaches(other)
+        finally:
+            lab.load_firewall()
+        assert not reaches(other)
+        dropped = pi.run("nft", "list", "chain", "inet", "pitwall_hotspot", "from_hotspot")
+        assert re.search(r"counter packets [1-9]\d* bytes \d+ drop", dropped.stdout), \
+            dropped.stdout
+    finally:
+        server.terminate()
+        server.wait(5)
 
 
 # (OS, probe URL, the exact answer of a working network). The phone opens its portal

@@ -100,6 +100,19 @@ def test_nftables_redirects_dns_and_http_and_forwards_nothing(rendered):
     assert re.search(r"hook forward priority filter; policy drop;", text)
 
 
+def test_nftables_lets_only_dhcp_dns_the_api_and_mdns_in_from_the_wifi(rendered):
+    settings, out = rendered
+    text = (out / "nftables.conf").read_text()
+    iif = f'iifname "{settings.hotspot.interface}"'
+    assert "type filter hook input priority filter; policy accept;" in text
+    assert f"{iif} jump from_hotspot" in text
+    chain = text.split("chain from_hotspot {", 1)[1].split("}\n", 1)[0]
+    ports = re.findall(r"^\s*(udp|tcp) dport (.+?) accept", chain, re.M)
+    assert ports == [("udp", "67"), ("udp", "53"), ("tcp", "53"),
+                     ("tcp", f"{{ 80, 443, {settings.api.port} }}"), ("udp", "5353")], ports
+    assert chain.rstrip().endswith("counter drop")
+
+
 def test_pi_os_files_name_the_interface(rendered):
     settings, out = rendered
     iface, h = settings.hotspot.interface, settings.hotspot

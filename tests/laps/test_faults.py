@@ -173,7 +173,11 @@ def garbage_rig(tmp_path_factory, broker):
     tmp = tmp_path_factory.mktemp("garbage")
     # Each example ends with yellow + green; no countdown, so the next example's passes
     # (stamped a second apart from the start) count at once.
-    settings = make_settings(tmp, broker.port, f"g{uuid.uuid4().hex[:8]}",
+    # One report per bad message: no rate limit here (test_hardening.py tests that).
+    root = f"g{uuid.uuid4().hex[:8]}"
+    settings = make_settings(tmp, broker.port, root,
+                             mqtt={"port": broker.port, "topic_root": root,
+                                   "error_burst": 100_000},
                              race={"start_lead_ms": 0, "hold_min_ms": 0, "hold_max_ms": 0,
                                    "green_countdown_ms": 0})
     running = RunningService(settings)

@@ -9,7 +9,9 @@ import time
 
 from playwright.sync_api import expect
 
-from .conftest import LANES, lap_text, screenshot
+from pitwall import contract
+
+from .conftest import LANES, lap_text, log_in, screenshot
 
 
 def test_director_runs_a_race_from_the_control_page(web, open_page):
@@ -92,3 +94,30 @@ def test_director_runs_a_race_from_the_control_page(web, open_page):
     expect(page.locator("#actions button[data-action=start]")).to_be_hidden()
     expect(page.locator("#actions-hint")).to_contain_text("set up the next one")
     assert len(reason) > 5, reason
+
+
+def test_refused_passes_show_in_race_control(web, open_page):
+    """A pass from a lane the track does not have (it has LANES) is refused by the lap
+    service; race control lists it, with the reason, from GET /api/races/{id}/refused."""
+    reply = web.command(contract.Setup(mode="practice", entrant="lane", name="Refusals"))
+    assert reply.ok, reply.error
+    web.wait_state(lambda s: s.race_id == reply.race_id, what="set up")
+    web.send_pass(7, time.monotonic_ns())
+    web.wait_state(lambda s: s.refused == 1, what="the refused pass counted")
+
+    page = open_page("/control.html", 1280, 900)
+    log_in(page, "director")
+    refused = page.locator("#refused")
+    expect(refused).to_be_visible()
+    expect(page.locator("#refused-count")).to_have_text("(1)")
+    row = page.locator("#refused-rows tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(f"lane 7 is not a lane of race {reply.race_id}")
+    with web.client() as c:
+        listed = c.get(f"/api/races/{reply.race_id}/refused").json()
+    assert [(r["lane"], r["source"]) for r in listed] == [(7, "sim")]
+
+    # The next race starts with none.
+    reply = web.command(contract.Setup(mode="practice", entrant="lane", name="Clean"))
+    assert reply.ok, reply.error
+    expect(refused).to_be_hidden()

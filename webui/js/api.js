@@ -1,6 +1,8 @@
 // Small fetch helpers. Errors carry the API's own `detail` text, so every page can show
 // the director exactly why something was refused.
 
+import { forget, logIn, signature } from "./director.js";
+
 export class ApiError extends Error {
   constructor(status, detail, retryAfter = null) {
     super(detail);
@@ -16,6 +18,9 @@ export async function api(path, { method = "GET", body } = {}) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
+  // Logged in as director: every request is signed (js/director.js, docs/security.md).
+  const signed = signature(method, path, init.body);
+  if (signed) init.headers.Authorization = signed;
   let response;
   try {
     response = await fetch(path, init);
@@ -46,5 +51,22 @@ export async function info() {
     return await api("/api/info");
   } catch {
     return null;
+  }
+}
+
+/** Log in as the race director with the PIN (the challenge login: the PIN never leaves
+ * the page). Throws an ApiError as api() does. */
+export async function directorLogin(pin) {
+  const result = await logIn(pin);
+  if (!result.ok) throw new ApiError(result.status, result.detail, result.retryAfter ?? null);
+  return { director: true };
+}
+
+/** Log out: the box forgets the session, and so does this browser. */
+export async function directorLogout() {
+  try {
+    return await api("/api/auth/logout", { method: "POST" });
+  } finally {
+    forget();
   }
 }

@@ -3,7 +3,7 @@
 // race director (logged in: GET /api/auth/me) also creates championships, adds finished
 // races or heat events as rounds and removes them. Refusals show the API's own `detail`.
 
-import { api, ApiError } from "./api.js";
+import { api, ApiError, directorLogin } from "./api.js";
 import { reason, showError, status } from "./page.js";
 import { registerServiceWorker } from "./pwa.js";
 import { esc } from "./format.js";
@@ -262,7 +262,7 @@ function loggedOut() {
 $("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
-    await api("/api/auth/login", { method: "POST", body: { pin: $("pin").value } });
+    await directorLogin($("pin").value);
     director = true;
     status("login-status", "Logged in as race director");
     showTools();

@@ -3,7 +3,7 @@
 // penalties), lap editing. Every action reports back in the feedback strip, with the API's own `detail`
 // when something is refused.
 
-import { api, ApiError, info } from "./api.js";
+import { api, ApiError, info, directorLogin, directorLogout } from "./api.js";
 import { mountBanner } from "./banner.js";
 import { renderClock, renderFlag, renderStandings, tickPitTimers } from "./board.js";
 import { esc, PHASE_TEXT } from "./format.js";
@@ -80,15 +80,14 @@ async function showDirector() {
 $("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const button = event.submitter;
-  const result = await act("Login", () => api("/api/auth/login", {
-    method: "POST", body: { pin: $("pin").value },
-  }), { control: button, done: () => "Logged in as race director" });
+  const result = await act("Login", () => directorLogin($("pin").value),
+    { control: button, done: () => "Logged in as race director" });
   $("pin").value = "";
   if (result) showDirector();
 });
 
 $("logout").addEventListener("click", async () => {
-  await act("Log out", () => api("/api/auth/logout", { method: "POST" }),
+  await act("Log out", () => directorLogout(),
     { done: () => "Logged out" });
   showLogin();
 });
@@ -106,7 +105,36 @@ function renderRace() {
   $("pits-link").hidden = !endurance;
   if (endurance) renderPits(state, act);
   renderActions(state);
+  renderRefused(state);
   tick();
+}
+
+// Passes the lap service refused for this race (race/state's `refused` counts them; the
+// list is read again only when that count or the race changes).
+let refusedShown = null;
+async function renderRefused(state) {
+  const count = state && state.race_id !== null ? state.refused ?? 0 : 0;
+  $("refused").hidden = count === 0;
+  if (count === 0) {
+    refusedShown = null;
+    return;
+  }
+  const key = `${state.race_id}:${count}`;
+  if (key === refusedShown) return;
+  refusedShown = key;
+  $("refused-count").textContent = `(${count})`;
+  const rows = await api(`/api/races/${state.race_id}/refused?limit=20`).catch(() => null);
+  if (!rows) {
+    refusedShown = null; // try again with the next state
+    return;
+  }
+  // Stamps as race time when they are near the race's green; else as sent (a wild stamp).
+  const stamp = (t) => state.start_ns && Math.abs(t - state.start_ns) < 1e15
+    ? `${((t - state.start_ns) / 1e9).toFixed(3)} s` : `${t}`;
+  $("refused-rows").innerHTML = rows.map((r) => `<tr data-refused="${r.id}">
+    <td class="num">${r.lane}</td><td class="num">${r.car ?? "–"}</td>
+    <td class="num">${esc(stamp(r.t_ns))}</td><td>${esc(r.source)}</td>
+    <td>${esc(r.reason)}</td></tr>`).join("");
 }
 
 /**

@@ -47,6 +47,11 @@ export class Live extends EventTarget {
     return !this.status || this.status.laps !== false;
   }
 
+  /** The lap service is up but cannot store passes (storage full): they wait, none lost. */
+  get lapsDegraded() {
+    return this.lapsOnline && this.status?.degraded === true;
+  }
+
   start() {
     this._stopped = false;
     this._connect();

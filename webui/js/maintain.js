@@ -3,7 +3,8 @@
 // backup downloads, and a restore from a backup file. A reading the box cannot take is
 // null and shows as "unknown", never as 0. Refusals show the API's own `detail`.
 
-import { api, ApiError, info } from "./api.js";
+import { api, ApiError, info, directorLogin, directorLogout } from "./api.js";
+import { signature, signedFetch } from "./director.js";
 import { reason, showError, status } from "./page.js";
 import { registerServiceWorker } from "./pwa.js";
 import { esc } from "./format.js";
@@ -142,6 +143,7 @@ function renderServices(now) {
     return;
   }
   const mqttCell = (m) => (m === "online" ? '<span class="state good">online</span>'
+    : m === "degraded" ? '<span class="state meh">degraded</span>'
     : m === "offline" ? '<span class="state bad">offline</span>'
       : '<span class="unknown">never seen</span>');
   const systemdCell = (s) => {
@@ -265,7 +267,7 @@ $("backup").addEventListener("click", async () => {
   try {
     let response;
     try {
-      response = await fetch("/api/maintenance/backup", { method: "POST", credentials: "same-origin", cache: "no-store" });
+      response = await signedFetch("/api/maintenance/backup", { method: "POST", credentials: "same-origin", cache: "no-store" });
     } catch {
       throw new ApiError(0, "the server is not answering (Wi-Fi?)");
     }
@@ -291,19 +293,46 @@ $("backup").addEventListener("click", async () => {
   }
 });
 
+// The diagnostics are the director's: a plain link would carry no signature, so fetch
+// them signed and hand the browser the file.
+$("diagnostics").addEventListener("click", async (event) => {
+  event.preventDefault();
+  try {
+    const response = await signedFetch("/api/maintenance/diagnostics.tar.gz", { cache: "no-store" });
+    if (!response.ok) throw new ApiError(response.status, await errorDetail(response));
+    const blob = await response.blob();
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = fileName(response.headers.get("Content-Disposition"), "pitwall-diagnostics.tar.gz");
+    a.hidden = true;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) loggedOut();
+    showError(`Could not download the diagnostics: ${reason(err)}`);
+  }
+});
+
 $("restore-file").addEventListener("change", () => {
   $("restore").disabled = !$("restore-file").files.length;
   $("restore-error").hidden = true;
   status("restore-status", "");
 });
 
-/** POST the file as the raw body, with upload progress (XMLHttpRequest: fetch has none). */
-function upload(file, onProgress, onSent) {
+/** POST the file as the raw body, with upload progress (XMLHttpRequest: fetch has none),
+ * signed over its bytes like every director request. */
+async function upload(file, onProgress, onSent) {
+  const body = new Uint8Array(await file.arrayBuffer());
+  const auth = signature("POST", "/api/maintenance/restore", body);
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/maintenance/restore");
     xhr.withCredentials = true;
     xhr.setRequestHeader("Content-Type", "application/gzip");
+    if (auth) xhr.setRequestHeader("Authorization", auth);
     xhr.upload.addEventListener("progress", (e) => e.lengthComputable && onProgress(e.loaded / e.total));
     xhr.upload.addEventListener("load", onSent);
     xhr.addEventListener("load", () => {
@@ -314,7 +343,7 @@ function upload(file, onProgress, onSent) {
       resolve({ status: xhr.status, data, statusText: xhr.statusText });
     });
     xhr.addEventListener("error", () => resolve({ status: 0, data: null, statusText: "" }));
-    xhr.send(file);
+    xhr.send(body);
   });
 }
 
@@ -392,7 +421,7 @@ $("login-form").addEventListener("submit", async (event) => {
   const button = event.submitter ?? event.target.querySelector("button");
   button.disabled = true;
   try {
-    await api("/api/auth/login", { method: "POST", body: { pin: $("pin").value } });
+    await directorLogin($("pin").value);
     status("login-status", "Logged in as race director");
     showMaintain();
   } catch (err) {
@@ -405,7 +434,7 @@ $("login-form").addEventListener("submit", async (event) => {
 
 $("logout").addEventListener("click", async () => {
   try {
-    await api("/api/auth/logout", { method: "POST" });
+    await directorLogout();
     showLogin("Logged out", "ok");
   } catch (err) {
     showError(`Could not log out: ${reason(err)}`);

@@ -50,12 +50,17 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Pitwall", version=pitwall.version(), path="/schema",
         description="Race timing for slot-car tracks. Reads are public; writes need the "
-                    "race director's token (POST /api/auth/login). See docs/api.md.",
+                    "race director: a challenge login (POST /api/auth/challenge and "
+                    "/api/auth/verify) and signed requests, or from the box itself a "
+                    "token (POST /api/auth/login). See docs/api.md, docs/security.md.",
         render_plugins=[JsonRenderPlugin()],
         components=Components(security_schemes={
             "director": SecurityScheme(type="http", scheme="bearer",
-                                       description="token from POST /api/auth/login "
-                                                   "(or the pitwall_director cookie)")}),
+                                       description="from the box itself: a token from POST "
+                                                   "/api/auth/login (or the pitwall_director "
+                                                   "cookie); elsewhere 'Authorization: "
+                                                   "Pitwall-Sig sid=…, ts=…, nonce=…, sig=…' "
+                                                   "(docs/security.md)")}),
     )
 
 
@@ -79,7 +84,8 @@ def create_app(settings: Settings, *, bridge: Bridge | None = None,
     except OSError as exc:
         log.warning("cannot make %s (%s): logins last only as long as this process",
                     tokens.parent, exc)
-    director = auth.Auth(settings.director_pin, settings.api.token_ttl_s, tokens)
+    director = auth.Auth(settings.director_pin, settings.api.token_ttl_s, tokens,
+                         local_clients=settings.api.local_clients)
     if not director.enabled:
         log.warning("no director PIN is set (director_pin): nobody can log in to make "
                     "changes")
@@ -92,17 +98,19 @@ def create_app(settings: Settings, *, bridge: Bridge | None = None,
     def stop_bridge() -> None:
         bridge.stop()
 
+    handlers = [*info.route_handlers, *auth.route_handlers, *races.route_handlers,
+                *commands.route_handlers, *club.route_handlers,
+                *events.route_handlers, *championships.route_handlers,
+                *history.route_handlers, *maintenance.route_handlers,
+                *export.route_handlers, *metrics_routes,
+                *live.route_handlers, *portal.route_handlers]
+    auth.document_responses(handlers)  # the guard's 401s, in the OpenAPI document
     return Litestar(
-        route_handlers=[*info.route_handlers, *auth.route_handlers, *races.route_handlers,
-                        *commands.route_handlers, *club.route_handlers,
-                        *events.route_handlers, *championships.route_handlers,
-                        *history.route_handlers, *maintenance.route_handlers,
-                        *export.route_handlers, *metrics_routes,
-                        *live.route_handlers, *portal.route_handlers,
-                        webui.router(settings)],
+        route_handlers=[*handlers, webui.router(settings)],
         plugins=list(live.plugins),
         # Pages asked for under a foreign host name (a captive phone) go to the portal.
-        middleware=[portal.ForeignHostMiddleware(captive_portal), *metrics_middleware],
+        middleware=[webui.UnsafePathMiddleware,
+                    portal.ForeignHostMiddleware(captive_portal), *metrics_middleware],
         guards=[auth.writes_need_director],
         state=State({"settings": settings, "bridge": bridge, "db": db, "auth": director,
                      "live": live, "portal": captive_portal}),

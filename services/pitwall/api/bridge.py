@@ -80,6 +80,7 @@ class Bridge:
         self._state: bytes | None = None
         self._lights: bytes | None = None
         self._laps_online = False
+        self._laps_degraded = False  # status/laps says degraded (storage full)
         self._demo_director = False
         self.health = HealthLog()  # health/state: now and the last hour
         self.lap_stats: contract.LapStats | None = None  # laps/stats: for /metrics
@@ -123,9 +124,13 @@ class Bridge:
 
     def status(self) -> bytes:
         """``{"laps": bool, "mqtt": bool}``: is what the API shows live? A lap service we
-        cannot hear (broker away) counts as offline."""
+        cannot hear (broker away) counts as offline. ``"degraded": true`` is added while
+        the lap service says degraded (it cannot store passes: they wait at the broker)."""
         mqtt = self.connected
-        return msgspec.json.encode({"laps": mqtt and self._laps_online, "mqtt": mqtt})
+        status = {"laps": mqtt and self._laps_online, "mqtt": mqtt}
+        if mqtt and self._laps_online and self._laps_degraded:
+            status["degraded"] = True
+        return msgspec.json.encode(status)
 
     @property
     def demo_director(self) -> bool:
@@ -194,9 +199,10 @@ class Bridge:
                 self._notify("lights", payload)
 
     def _on_laps_status(self, message: MQTTMessage) -> None:
-        online = message.payload == contract.ONLINE
-        if online != self._laps_online:
-            self._laps_online = online
+        online = message.payload in contract.RUNNING
+        degraded = message.payload == contract.DEGRADED
+        if (online, degraded) != (self._laps_online, self._laps_degraded):
+            self._laps_online, self._laps_degraded = online, degraded
             self._notify("status", self.status())
 
     def _on_director_status(self, message: MQTTMessage) -> None:

@@ -28,6 +28,7 @@ LAP_COUNTERS = {  # LapStats field -> help
     "refused": "Race commands refused",
     "batches": "Transactions committed",
     "retries": "Batches retried one message at a time after a failure",
+    "quarantined": "Passes refused as implausible for the race (kept in the quarantine)",
 }
 HEALTH_GAUGES = {  # HealthState field -> (metric, help)
     "cpu_temp_c": ("cpu_temperature_celsius", "CPU temperature"),

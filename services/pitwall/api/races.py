@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
+import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
@@ -22,6 +23,7 @@ from pitwall.api.race_view import (
     Results,
     StintRow,
 )
+from pitwall.laps import store
 
 RowId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="database id")]
 
@@ -82,6 +84,32 @@ def race_laps(state: State, race_id: RowId) -> list[LapView]:
 def race_passes(state: State, race_id: RowId) -> list[PassView]:
     with state.db.connection_context():
         return _scored(state, race_id).passes()
+
+
+class RefusedPassView(msgspec.Struct, kw_only=True):
+    """A pass the lap service refused for this race and kept aside (never scored)."""
+
+    id: int
+    lane: int
+    car: int | None
+    t_ns: int  # the stamp as sent
+    source: str
+    reason: str  # e.g. "lane 7 is not a lane of race 3"
+    received_ns: int  # the lap service's clock when it refused it (not a crossing time)
+
+
+@get("/api/races/{race_id:int}/refused", operation_id="raceRefusedPasses",
+     summary="Passes refused for a race as implausible (unknown lane, stamp before the "
+             "set-up or beyond the horizon), newest first: kept aside, never scored",
+     sync_to_thread=True, tags=["races"])
+def race_refused(state: State, race_id: RowId,
+                 limit: Annotated[int, Parameter(ge=1, le=1000)] = 100) -> list[RefusedPassView]:
+    with state.db.connection_context():
+        if race_view.get_race(race_id) is None:
+            raise NotFoundException(f"no race {race_id}")
+        return [RefusedPassView(id=r.id, lane=r.lane, car=r.car, t_ns=r.t_ns, source=r.source,
+                                reason=r.reason, received_ns=r.received_ns)
+                for r in store.refused_of(race_id, limit)]
 
 
 @get("/api/races/{race_id:int}/results.json", operation_id="raceResultsJson",
@@ -149,5 +177,6 @@ def race_projection(state: State, race_id: RowId) -> list[ProjectedRow]:
         return _endurance(state, race_id, "projection")
 
 
-route_handlers = [list_races, current_race, get_race, race_laps, race_passes, results_json,
-                  results_csv, laps_csv, race_stints, race_stints_csv, race_karts, race_projection]
+route_handlers = [list_races, current_race, get_race, race_laps, race_passes, race_refused,
+                  results_json, results_csv, laps_csv, race_stints, race_stints_csv,
+                  race_karts, race_projection]

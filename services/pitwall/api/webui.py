@@ -21,6 +21,24 @@ log = logging.getLogger(__name__)
 SOURCE_TREE_WEBUI = Path(__file__).resolve().parents[3] / "webui"
 
 
+class UnsafePathMiddleware:
+    """A path with a NUL byte (``/index.html%00.js``) names no file: answer 404 before the
+    static files, where the operating system's ValueError would be a 500."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and "\x00" in scope.get("path", ""):
+            body = b'{"status_code":404,"detail":"Not Found"}'
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
 def webui_dir(settings: Settings) -> Path:
     return Path(settings.api.webui_dir) if settings.api.webui_dir else SOURCE_TREE_WEBUI
 

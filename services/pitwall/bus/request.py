@@ -34,7 +34,7 @@ def request(settings: Settings, cmd: contract.Command, *, tool: str,
     replies: list[contract.Reply] = []
 
     def on_status(msg) -> None:
-        if msg.payload == contract.ONLINE:
+        if msg.payload in contract.RUNNING:  # degraded still answers commands
             online.set()
 
     def on_reply(msg) -> None:

@@ -78,7 +78,7 @@ class Director:
         self._changed.set()
 
     def _on_status(self, msg) -> None:
-        if msg.payload == contract.ONLINE:
+        if msg.payload in contract.RUNNING:
             self.laps_online.set()
         else:
             self.laps_online.clear()

@@ -55,6 +55,10 @@ def warnings(state: contract.HealthState, limits: HealthSettings) -> list[Warnin
         elif s.mqtt == "offline":
             out.append(Warning_(check=f"service:{s.name}", level="warning",
                                 message=f"{s.name} is offline"))
+        elif s.mqtt == "degraded":
+            out.append(Warning_(check=f"service:{s.name}", level="critical",
+                                message=f"{s.name} is degraded: it cannot store its data "
+                                        "(data partition full?); free space, see the errors"))
     return out
 
 

@@ -75,7 +75,7 @@ class HealthService:
         if name == "health":
             return  # itself
         payload = bytes(msg.payload)
-        if payload in (contract.ONLINE, contract.OFFLINE):
+        if payload in (*contract.RUNNING, contract.OFFLINE):
             self.status[name] = payload.decode()
         elif not payload:
             self.status.pop(name, None)  # a cleared retained status: forgotten

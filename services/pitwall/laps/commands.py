@@ -72,7 +72,7 @@ class CommandHandler:
             cmd = contract.decode_command(msg.payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             svc.counters.count("rejected")
-            svc.bus.report_error(msg.topic, f"bad command: {exc}", msg.payload)
+            svc.report(msg.topic, f"bad command: {exc}", msg.payload)
             return []
         name = type(cmd).__struct_config__.tag
         if cmd.id is not None and store.command_seen(cmd.id):
@@ -149,8 +149,8 @@ class CommandHandler:
         svc = self.service
         if svc.race is not None and svc.race.phase_at(now) == "ready":
             store.set_phase(svc.race_id, "aborted")  # replaced before it started
-        row = store.create_race(config, svc.boot_id, event, heat)
-        svc.set_race(Race(config), row.id)
+        row = store.create_race(config, svc.boot_id, event, heat, setup_ns=now)
+        svc.set_race(Race(config), row.id, setup_ns=now)
 
     def start_race(self, now: int) -> None:
         """The lights: five reds, a random hold, green."""

@@ -11,8 +11,10 @@ from pitwall.core.endurance import Endurance
 
 def state_payload(race: Race | None, race_id: int | None, now_ns: int,
                   event: contract.HeatEventState | None = None,
-                  before: records.Records | None = None) -> contract.RaceState:
-    """``before``: the records that stood when the race was set up (None: not kept)."""
+                  before: records.Records | None = None,
+                  refused: int = 0) -> contract.RaceState:
+    """``before``: the records that stood when the race was set up (None: not kept);
+    ``refused``: the race's passes refused as implausible (kept in the quarantine)."""
     if race is None:
         return contract.RaceState(race_id=None, phase="idle", now_ns=now_ns)
     cfg = race.config
@@ -61,6 +63,7 @@ def state_payload(race: Race | None, race_id: int | None, now_ns: int,
         car_class=cfg.car_class,
         track_record=None if held is None else contract.TrackRecord(
             driver=held.driver, lap_ms=contract.ms(held.lap_ns), race_id=held.race_id),
+        refused=refused,
         **extra,
     )
 

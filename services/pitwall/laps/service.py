@@ -30,13 +30,16 @@ from paho.mqtt.client import MQTTMessage
 from pitwall import contract, memory
 from pitwall.backup import archive
 from pitwall.bus import Bus
+from pitwall.bus.mqtt import clip
 from pitwall.core import ControlKind, Crossing, Kind, Outcome, Race
 from pitwall.core.records import Records, records
 from pitwall.laps import store
 from pitwall.laps.commands import CommandHandler
 from pitwall.laps.heats import HeatRunner
 from pitwall.laps.journal import Outbox
+from pitwall.laps.plausible import Plausibility, race_lanes
 from pitwall.laps.publish import lights_payload, state_payload
+from pitwall.laps.space import MIB, Space
 from pitwall.laps.stats import LapCounters
 from pitwall.settings import Settings
 
@@ -50,6 +53,14 @@ STATE_INTERVAL_NS = 100_000_000
 # Once this many messages were processed without a pause, memory is handed back to the
 # system when the service next goes idle (see pitwall.memory).
 BURST = 1000
+# A storage error: wait this long before the first retry, doubling up to the most.
+RETRY_S, RETRY_MAX_S = 0.5, 30.0
+# Look at the data partition's free space (end of a storage-full episode) this often.
+SPACE_CHECK_S = 1.0
+# Checkpoint the WAL (and truncate it) when idle, at most this often after writes.
+CHECKPOINT_S = 60.0
+# In data_dir: this folder's lap service has had a session with the broker before.
+SESSION_MARKER = "mqtt-session"
 
 
 def boot_id() -> str:
@@ -69,11 +80,28 @@ class LapService:
         restored = self._take_up_staged_restore()
         self.db = store.open_database(settings.data_dir, settings.database_url)
         self.bus = Bus(settings, "laps", persistent=True, manual_ack=True)
+        self.bus.session_lost = self._session_lost
         self.topics = self.bus.topics
+        # The data partition (SQLite only): its reserve, made now if there is room.
+        self.space = (None if settings.database_url else
+                      Space(settings.data_dir, settings.storage_reserve_mib * MIB))
+        if self.space is not None and self.space.size and not self.space.make():
+            log.warning("no room for the %d MiB storage reserve in %s",
+                        settings.storage_reserve_mib, settings.data_dir)
+        # A storage episode: None (all well), "error" or "full" (status degraded).
+        self.storage_trouble: str | None = None
+        self._free_at_failure: int | None = None
+        self._space_checked = self._checkpointed = time.monotonic()
+        self._writes_since_checkpoint = False
         self.inbox: list[MQTTMessage] = []  # filled by bus.poll(), in this thread
         self.race: Race | None = None
         self.race_id: int | None = None
         self.records: Records | None = None  # those that stood when the race was set up
+        self.plausibility: Plausibility | None = None  # which passes can be of the race
+        self.refused = 0  # passes refused for the race (kept in the quarantine)
+        # Error reports of the open transaction: sent once it is committed (a batch rolled
+        # back and retried one by one reports each message once).
+        self._reports: list[tuple[str, str, bytes]] = []
         self.commands = CommandHandler(self, rng or random.Random())
         self.heats = HeatRunner(self)
         self._stop = threading.Event()
@@ -95,7 +123,7 @@ class LapService:
             self.race = self.race_id = None
             return
         config, plan, controls, crossings = store.load_race_logs(row)
-        self.set_race(Race(config, plan, controls, crossings), row.id)
+        self.set_race(Race(config, plan, controls, crossings), row.id, row.setup_ns)
         if row.phase not in ("finished", "aborted") and row.boot_id != self.boot_id \
                 and plan is not None:
             # Monotonic stamps restart at boot: this race's clock cannot go on.
@@ -140,7 +168,7 @@ class LapService:
             yield
             return
         try:
-            with self.db.atomic():
+            with store.atomic(self.db):  # raises the real error, not the failed rollback
                 yield
                 if self.outbox is not None:
                     self.outbox.write()
@@ -151,10 +179,19 @@ class LapService:
         if self.outbox is not None:
             self.outbox.publish()
 
-    def set_race(self, race: Race, race_id: int) -> None:
-        """Take up ``race``, with the records it races against (all races but itself)."""
+    def set_race(self, race: Race, race_id: int, setup_ns: int | None = None) -> None:
+        """Take up ``race``, with the records it races against (all races but itself);
+        ``setup_ns``: when it was set up (passes stamped before are not of it)."""
         self.race, self.race_id = race, race_id
         self.records = records(store.record_laps(exclude_race=race_id))
+        self.plausibility = Plausibility(race_id, race_lanes(race.config, self.settings),
+                                         setup_ns, race.last_event_ns(),
+                                         self.settings.race.pass_horizon_s)
+        self.refused = store.refused_count(race_id)
+
+    def report(self, topic: str, reason: str, payload: bytes) -> None:
+        """Report a rejected message on the errors topic once the transaction commits."""
+        self._reports.append((topic, reason, bytes(payload[:contract.REPORT_MAX + 1])))
 
     def start(self, wait: float | None = 10.0) -> None:
         self.restore()
@@ -189,6 +226,7 @@ class LapService:
                 stats = self.counters.due(self.clock())
                 if stats is not None:
                     self.bus.publish(self.topics.laps_stats, stats, retain=True)
+                self.tend_storage(idle=not processed)
                 if not processed and burst >= BURST:
                     memory.release()
                     burst = 0
@@ -214,6 +252,7 @@ class LapService:
     def _commit(self, batch: list[MQTTMessage]) -> None:
         outbox: list[tuple[str, msgspec.Struct]] = []
         self.counters.begin()
+        self._reports.clear()  # a rolled-back attempt's reports never go out
         with self.transaction():
             race_id = self._open_race_id()  # the race passes join; changes only by command
             for i, msg in enumerate(batch):
@@ -230,6 +269,9 @@ class LapService:
         self.counters.committed(outbox)
         for topic, payload in outbox:
             self.bus.publish(topic, payload)
+        for report in self._reports:
+            self.bus.report_error(*report)
+        self._reports.clear()
         self.publish_journal()
         for msg in batch:  # on disk and published: the broker may forget them now
             self.bus.ack(msg)
@@ -237,20 +279,23 @@ class LapService:
             self.race.forget_outcomes()  # stored as laps; a re-score rebuilds them
 
     def _commit_one(self, msg: MQTTMessage) -> None:
-        delay = 0.5
+        delay = RETRY_S
         while not self._stop.is_set():
             try:
                 self._commit([msg])
+                self.storage_ok()
                 return
             except peewee.OperationalError as exc:
-                # Disk full, I/O error, database locked: keep the message, retry later.
-                log.error("storage error (%s); message kept, retrying in %.1f s", exc, delay)
+                # Disk full, I/O error, database locked: keep the message (unacknowledged:
+                # the broker keeps it too), retry later.
+                again_now = self.storage_failed(msg, store.storage_cause(exc), delay)
                 self.restore()
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
+                if not again_now:
+                    self._back_off(delay)
+                    delay = min(delay * 2, RETRY_MAX_S)
             except Exception as exc:
                 # A message that trips a bug: report it and go on with the rest.
-                log.exception("message on %s could not be processed", msg.topic)
+                log.exception("message on %s could not be processed", clip(msg.topic))
                 self.restore()
                 self.bus.report_error(msg.topic, f"internal error: {exc!r}", msg.payload)
                 self.bus.ack(msg)
@@ -263,14 +308,19 @@ class LapService:
             p = contract.decode_pass(msg.payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self.counters.count("rejected")
-            self.bus.report_error(msg.topic, f"bad pass: {exc}", msg.payload)
+            self.report(msg.topic, f"bad pass: {exc}", msg.payload)
             return []
         lane = self.topics.lane_of(msg.topic)
         if lane != p.lane:
             self.counters.count("rejected")
-            self.bus.report_error(msg.topic, f"pass for lane {p.lane} on the topic of lane "
-                                  f"{lane}", msg.payload)
+            self.report(msg.topic, f"pass for lane {p.lane} on the topic of lane {lane}",
+                        msg.payload)
             return []
+        if race_id is not None:
+            why = self.plausibility.refusal(p.lane, p.t_ns, self.clock())
+            if why is not None:
+                self._quarantine(msg, p, race_id, why)
+                return []
         pass_id = store.insert_pass(race_id, p.lane, p.car, p.t_ns, p.source)
         if pass_id is None:
             log.debug("pass lane %s t_ns %s already stored (redelivery)", p.lane, p.t_ns)
@@ -279,6 +329,7 @@ class LapService:
         self.counters.count("stored")
         if race_id is None:
             return []
+        self.plausibility.accepted(p.t_ns)
         rescores = self.race.rescores
         out = self.race.add(Crossing(pass_id, p.lane, p.car, p.t_ns))
         if self.race.rescores != rescores:
@@ -286,6 +337,16 @@ class LapService:
         else:
             store.record_outcome(race_id, out)
         return self._lap_event(out)
+
+    def _quarantine(self, msg: MQTTMessage, p: contract.Pass, race_id: int, why: str) -> None:
+        """Refuse a pass the race cannot have: kept aside (once), reported, not scored."""
+        if store.quarantine(race_id, p.lane, p.car, p.t_ns, p.source, why, self.clock()):
+            self.counters.count("quarantined")
+            self.refused += 1
+            self.report(msg.topic, f"refused pass: {why}", msg.payload)
+        else:
+            log.debug("refused pass lane %s t_ns %s already kept (redelivery)", p.lane, p.t_ns)
+            self.counters.count("duplicates")
 
     def _lap_event(self, out: Outcome) -> list[tuple[str, msgspec.Struct]]:
         if out.kind not in (Kind.LAP, Kind.SUSPECT):
@@ -326,6 +387,117 @@ class LapService:
         if changed:
             self.publish_state()
 
+    # ------------------------------------------------------------------ storage
+    def storage_failed(self, msg: MQTTMessage, cause: BaseException, delay: float) -> bool:
+        """A write failed with ``cause``. The first failure of an episode says so once:
+        log, a report on errors and status ``degraded`` (passes wait at the broker). On a
+        full partition the reserve is freed and the WAL checkpointed. True: retry now."""
+        full = store.is_full(cause)
+        what = "storage full" if full else "storage error"
+        if self.storage_trouble is None:
+            log.error("storage error (%s: %s); message kept, retrying in %.1f s", what, cause,
+                      delay)
+            self.bus.set_status(contract.DEGRADED)
+            self.bus.report_error(msg.topic, f"{what}: {cause}; passes wait at the broker "
+                                  "until they can be stored", msg.payload)
+        else:  # the same episode: no new report, and no log line per message
+            log.debug("storage error (%s: %s) persists; retrying in %.1f s", what, cause, delay)
+        self.storage_trouble = "full" if full or self.storage_trouble == "full" else "error"
+        if not full or self.space is None:
+            return False
+        freed = self.space.release()
+        self._checkpoint()  # frames the WAL holds go into the database; the WAL is cut
+        self._free_at_failure = self.space.free()
+        if freed:
+            log.warning("storage full: freed the %.0f MiB storage reserve; %.1f MiB free now",
+                        freed / MIB, (self._free_at_failure or 0) / MIB)
+        return bool(freed)
+
+    def storage_ok(self) -> None:
+        """A write succeeded: an episode of storage errors (not a full partition) is over."""
+        if self.storage_trouble == "error":
+            self._storage_recovered("writes succeed again")
+
+    def tend_storage(self, idle: bool) -> None:
+        """Each turn of the loop: end a storage-full episode once the partition has room
+        again (the reserve is made anew); when idle, checkpoint the WAL now and then."""
+        now = time.monotonic()
+        self._writes_since_checkpoint |= not idle
+        if self.storage_trouble == "full" and self.space is not None:
+            if now - self._space_checked >= SPACE_CHECK_S:
+                self._space_checked = now
+                if self.space.has_room():
+                    self._checkpoint()
+                    self.space.make()
+                    self._storage_recovered("the data partition has room again")
+        elif idle and now - self._checkpointed >= CHECKPOINT_S:
+            if self._writes_since_checkpoint:
+                self._checkpoint()
+            else:
+                self._checkpointed = now
+            if self.space is not None and self.space.size and not self.space.held():
+                self.space.make()  # no room at start, or freed in an episode
+
+    def _storage_recovered(self, why: str) -> None:
+        log.warning("storage works again (%s): status online", why)
+        self.storage_trouble = None
+        self.bus.set_status(contract.ONLINE)
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it (SQLite; never fails)."""
+        try:
+            result = store.checkpoint(self.db)
+        except peewee.OperationalError as exc:
+            log.info("WAL checkpoint failed: %s", store.storage_cause(exc))
+            return
+        self._checkpointed, self._writes_since_checkpoint = time.monotonic(), False
+        log.debug("WAL checkpoint (busy, frames, done): %s", result)
+
+    def _room_returned(self) -> bool:
+        """In a storage-full episode: has space been freed since the last failure?"""
+        if self.storage_trouble != "full" or self.space is None \
+                or self._free_at_failure is None:
+            return False
+        free = self.space.free()
+        return free is not None and free >= self._free_at_failure + MIB
+
+    def _back_off(self, delay: float) -> None:
+        """Wait ``delay`` s before a retry, driving the MQTT connection meanwhile.
+
+        This thread runs the network loop (``Bus.connect`` + ``poll``): a plain sleep here
+        would send no keep-alive, and the broker would drop the connection (its last will
+        saying offline) and redeliver what is in flight. What arrives meanwhile waits in
+        the inbox, unacknowledged; once it holds a batch, only the connection is kept up.
+        Space freed on a full partition ends the wait early.
+        """
+        deadline = time.monotonic() + delay
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self._room_returned():
+                return
+            room = BATCH - len(self.inbox)
+            self.bus.poll(min(left, IDLE_TICK_S) if room > 0 else 0, max_messages=max(room, 1))
+            if room <= 0:
+                self._stop.wait(min(left, IDLE_TICK_S))
+
+    def _session_lost(self, when: str) -> None:
+        """The broker had no session for the lap service (``Bus.session_lost``): on a
+        reconnection, or at start when it had one before, what it queued is gone."""
+        marker = Path(self.settings.data_dir) / SESSION_MARKER
+        if when == "started":
+            try:
+                known = marker.exists()
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            except OSError:
+                known = False
+            if not known:
+                return  # the first connection of this data folder: nothing was queued
+        reason = ("the broker kept no session for the lap service: passes published while "
+                  "it was away may be lost (is Mosquitto's persistence working?)")
+        log.error("%s", reason)
+        self.bus.report_error(self.topics.status("laps"), reason, b"")
+
     # ------------------------------------------------------------------ state
     def publish_state(self, force: bool = False, throttle: bool = False) -> None:
         """Publish race and lights state (retained) when they changed.
@@ -336,7 +508,7 @@ class LapService:
         now = self.clock()
         if force or not throttle or now - self._state_sent_ns >= STATE_INTERVAL_NS:
             state = state_payload(self.race, self.race_id, now, self.heats.state(now),
-                                  self.records)
+                                  self.records, refused=self.refused)
             # now_ns changes every time: compare without it.
             key = contract.encode(msgspec.structs.replace(state, now_ns=0))
             if force or key != self._published_state:
@@ -360,8 +532,12 @@ class LapService:
         if self.race is not None:
             cached = (self.race_id, self.race.phase_at(self.clock()))
             if cached != self._cached_phase:
-                with self.transaction():
-                    store.set_phase(*cached)
+                try:
+                    with self.transaction():
+                        store.set_phase(*cached)
+                except peewee.OperationalError as exc:  # a full disk: try again next time
+                    log.debug("race phase not cached: %s", exc)
+                    return
                 self._cached_phase = cached
 
     def _wait_s(self) -> float:

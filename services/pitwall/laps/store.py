@@ -11,7 +11,9 @@ on disk, so a power cut or ``kill -9`` loses nothing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import json
 import time
 from collections.abc import Callable
@@ -27,6 +29,7 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
+    OperationalError,
     Query,
     SqliteDatabase,
     TextField,
@@ -66,6 +69,9 @@ class RaceRow(BaseModel):
     # Heat rotation: the event this race is a heat of, and which heat (1-based).
     event = IntegerField(null=True)
     heat = IntegerField(null=True)
+    # The lap service's monotonic clock at the set-up: a pass stamped before it is not of
+    # this race (null: a race stored before this was kept).
+    setup_ns = BigIntegerField(null=True)
 
     class Meta:
         table_name = "race"
@@ -152,6 +158,27 @@ class JournalOriginRow(BaseModel):
         table_name = "journal_origin"
 
 
+class QuarantineRow(BaseModel):
+    """Passes refused for the race they arrived in: from a lane the race does not have,
+    or stamped implausibly (laps/plausible.py). Kept for the director, never scored; not
+    in the archive journal. Only the newest QUARANTINE_KEEP are kept."""
+
+    race = ForeignKeyField(RaceRow, backref="refused", on_delete="CASCADE")
+    lane = IntegerField()
+    car = IntegerField(null=True)
+    t_ns = BigIntegerField()  # the stamp as sent (the contract keeps it under 2^63)
+    source = CharField()
+    reason = CharField()
+    received_ns = BigIntegerField()  # the lap service's clock when it refused it
+
+    class Meta:
+        table_name = "quarantine"
+        indexes = ((("race", "lane", "t_ns"), True),)  # a redelivery is kept once
+
+
+QUARANTINE_KEEP = 10_000
+
+
 class CommandRow(BaseModel):
     """Ids of processed commands: a redelivered command is not applied twice."""
 
@@ -162,7 +189,7 @@ class CommandRow(BaseModel):
 
 
 MODELS = [RaceRow, PassRow, ControlRow, LapRow, CommandRow, HeatEventRow, OutboxRow,
-          JournalOriginRow]
+          JournalOriginRow, QuarantineRow]
 # The tables a central archive mirrors (laps/journal.py), parents first.
 JOURNALLED = {"races": RaceRow, "heat_events": HeatEventRow, "passes": PassRow,
               "controls": ControlRow, "laps": LapRow}
@@ -199,13 +226,75 @@ def open_database(data_dir: str, database_url: str = "") -> Database:
         db = SqliteDatabase(
             str(Path(data_dir) / "pitwall.db"),
             pragmas={"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1,
-                     "busy_timeout": 5000},
+                     "busy_timeout": BUSY_MS,
+                     # After a checkpoint, cut the WAL file back to this (SQLite otherwise
+                     # keeps it at its largest, space a full partition needs back).
+                     "journal_size_limit": WAL_LIMIT},
         )
     db.bind(MODELS)
     db.connect(reuse_if_open=True)
     create_tables(db, MODELS)
     migrate(db)
     return db
+
+
+BUSY_MS = 5000
+WAL_LIMIT = 4 * 1024 * 1024
+SQLITE_FULL = 13  # sqlite3's error code for "database or disk is full"
+
+
+@contextlib.contextmanager
+def atomic(db: Database):
+    """``db.atomic()``, with the real error when a write fails.
+
+    On a full disk (or an I/O error) SQLite may roll the transaction back itself; the
+    rollback peewee then sends fails with "cannot rollback - no transaction is active",
+    and that error, not the cause, would reach the caller.
+    """
+    try:
+        with db.atomic():
+            yield
+    except OperationalError as exc:
+        cause = storage_cause(exc)
+        if cause is exc:
+            raise
+        raise cause.with_traceback(cause.__traceback__) from None
+
+
+def storage_cause(exc: BaseException) -> BaseException:
+    """The error behind ``exc``: past the failed rollbacks that follow a write error."""
+    while "no transaction is active" in str(exc) and exc.__context__ is not None:
+        exc = exc.__context__
+    return exc
+
+
+def is_full(exc: BaseException) -> bool:
+    """Did the write fail because the partition is full?"""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if getattr(seen, "sqlite_errorcode", None) == SQLITE_FULL \
+                or getattr(seen, "errno", None) == errno.ENOSPC \
+                or "database or disk is full" in str(seen):
+            return True
+        seen = seen.__context__
+    return False
+
+
+def checkpoint(db: Database, busy_ms: int = 200) -> tuple[int, int, int] | None:
+    """Copy the WAL into the database and truncate the WAL file (SQLite only).
+
+    Returns SQLite's (busy, WAL frames, frames checkpointed); busy is 1 if a reader kept
+    it from finishing (it is done next time). Waits at most ``busy_ms`` for readers, so
+    the lap service's loop is never held up for long.
+    """
+    if not isinstance(db, SqliteDatabase):
+        return None
+    db.execute_sql(f"PRAGMA busy_timeout = {int(busy_ms)}")
+    try:
+        row = db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        db.execute_sql(f"PRAGMA busy_timeout = {BUSY_MS}")
+    return tuple(row) if row else None
 
 
 def create_tables(db: Database, models: list[type[Model]]) -> None:
@@ -231,7 +320,8 @@ def migrate(db: Database) -> None:
     migrator = SchemaMigrator.from_database(db)
     steps = []
     for model, names in ((ControlRow, ("entrant", "value")), (PassRow, ("corrected_ns",)),
-                         (RaceRow, ("event", "heat")), (HeatEventRow, ("car_class",))):
+                         (RaceRow, ("event", "heat", "setup_ns")),
+                         (HeatEventRow, ("car_class",))):
         table = model._meta.table_name
         have = {c.name for c in db.get_columns(table)}
         steps += [migrator.add_column(table, name, getattr(model, name))
@@ -326,9 +416,9 @@ def set_corrected(pass_id: int, t_ns: int | None) -> None:
 
 
 def create_race(cfg: RaceConfig, boot_id: str, event: int | None = None,
-                heat: int | None = None) -> RaceRow:
+                heat: int | None = None, setup_ns: int | None = None) -> RaceRow:
     row = RaceRow.create(name=cfg.name, created_at=time.time(), config=config_to_json(cfg),
-                         boot_id=boot_id, event=event, heat=heat)
+                         boot_id=boot_id, event=event, heat=heat, setup_ns=setup_ns)
     touched.races.add(row.id)
     return row
 
@@ -378,6 +468,29 @@ def rewrite_outcomes(race_id: int, outcomes: dict[int, Outcome]) -> None:
     touched.laps_replaced.add(race_id)
     for out in outcomes.values():
         record_outcome(race_id, out)
+
+
+def quarantine(race_id: int, lane: int, car: int | None, t_ns: int, source: str,
+               reason: str, received_ns: int) -> bool:
+    """Keep a refused pass aside; False if this very one is kept already (a redelivery)."""
+    rows = list(QuarantineRow.insert(race=race_id, lane=lane, car=car, t_ns=t_ns,
+                                     source=source, reason=reason[:200],
+                                     received_ns=received_ns)
+                .on_conflict_ignore().returning(QuarantineRow.id).execute())
+    if rows and rows[0].id % 500 == 0:  # now and then: only the newest are kept
+        QuarantineRow.delete().where(QuarantineRow.id <= rows[0].id - QUARANTINE_KEEP) \
+            .execute()
+    return bool(rows)
+
+
+def refused_count(race_id: int) -> int:
+    return QuarantineRow.select().where(QuarantineRow.race == race_id).count()
+
+
+def refused_of(race_id: int, limit: int = 100) -> list[QuarantineRow]:
+    """A race's refused passes, the newest first."""
+    return list(QuarantineRow.select().where(QuarantineRow.race == race_id)
+                .order_by(QuarantineRow.id.desc()).limit(limit))
 
 
 def command_seen(command_id: str) -> bool:

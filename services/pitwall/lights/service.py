@@ -137,7 +137,7 @@ class LightsService:
         self.update(state)
 
     def _on_laps_status(self, msg: MQTTMessage) -> None:
-        online = msg.payload == contract.ONLINE
+        online = msg.payload in contract.RUNNING  # degraded: race control still runs
         if not online:
             log.warning("lap service is %s: track power off",
                         msg.payload.decode(errors="replace") or "gone")
