@@ -40,6 +40,7 @@ from common import BENCH_DIR, Publisher, memory, parse_args, percentiles, save, 
 
 from pitwall import contract
 from pitwall.cluster.up import Cluster
+from tests.api.director import log_in
 
 NAME = "cluster_live"
 LANES = 4
@@ -53,8 +54,7 @@ QUICK_START = {"start_lead_ms": 0, "hold_min_ms": 0, "hold_max_ms": 0}
 
 def start_race(track) -> None:
     with httpx.Client(base_url=track.url, timeout=20) as http:
-        token = http.post("/api/auth/login", json={"pin": track.pin}).json()["token"]
-        http.headers["Authorization"] = f"Bearer {token}"
+        log_in(http, track.pin)  # the challenge login (docs/security.md)
         r = http.post("/api/races", json={
             "mode": "practice", "entrant": "lane", "min_lap_ms": 0, "name": "Bench",
             "entrants": [{"lane": n, "driver": f"Driver {n}"} for n in range(1, LANES + 1)]})

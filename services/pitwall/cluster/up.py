@@ -106,6 +106,8 @@ def _toml(data: dict[str, Any]) -> str:
             return "true" if v else "false"
         if isinstance(v, str):
             return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
         return repr(v)
 
     top = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
@@ -213,8 +215,11 @@ class Cluster:
             api_port = free_port()
             cfg = folder / f"api-{i}.toml"
             # One data folder for the track's replicas: they share the directors' logins.
+            # Clients come through HAProxy (X-Forwarded-For believed from it alone), and
+            # none is "the box itself": every director logs in with the challenge.
             cfg.write_text(_toml({**central, "data_dir": str(folder / "api-data"),
                                   "api": {"host": HOST, "port": api_port,
+                                          "trusted_proxies": [HOST], "local_clients": [],
                                           **sections.get("api", {})}}))
             track.replica_configs.append(cfg)
             track.replica_ports.append(api_port)
