@@ -25,6 +25,18 @@ class RunningService:
         assert not self.thread.is_alive(), "lap service did not stop"
 
 
+def running_with_batch_sizes(settings) -> tuple[RunningService, list[int]]:
+    """A running lap service that records the size of every batch it processes."""
+    sizes: list[int] = []
+
+    class Measured(LapService):
+        def process(self, batch):
+            sizes.append(len(batch))
+            super().process(batch)
+
+    return RunningService(settings, Measured), sizes
+
+
 @pytest.fixture
 def lap_service(settings):
     running = RunningService(settings)

@@ -15,11 +15,10 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from pitwall import contract
 from pitwall.core import SECOND
 from pitwall.laps import store
-from pitwall.laps.service import LapService
 
 from ..conftest import make_settings
 from ..support import MqttProbe
-from .conftest import RunningService, command, send_pass, start_race
+from .conftest import RunningService, command, running_with_batch_sizes, send_pass, start_race
 
 FAST_START = {"start_lead_ms": 0, "hold_min_ms": 0, "hold_max_ms": 0,
               "green_countdown_ms": 0}
@@ -119,14 +118,7 @@ def test_a_batch_rolled_back_and_retried_reports_each_bad_message_once(settings,
         return real(race_id, lane, car, t_ns, source)
 
     monkeypatch.setattr(store, "insert_pass", insert_pass)
-    sizes: list[int] = []
-
-    class Measured(LapService):
-        def process(self, batch):
-            sizes.append(len(batch))
-            super().process(batch)
-
-    second = RunningService(settings, Measured)
+    second, sizes = running_with_batch_sizes(settings)
     try:
         probe.wait_for(lambda: (s := probe.last_state()) and s.standings
                        and s.standings[0].laps == 1, what="the valid pass counted")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pitwall import contract
 from pitwall.core import MS, SECOND
 from pitwall.laps import store
-from pitwall.laps.service import BATCH, LapService
+from pitwall.laps.service import BATCH
 
-from .conftest import RunningService, command, send_pass, start_race
+from .conftest import RunningService, command, running_with_batch_sizes, send_pass, start_race
 
 
 def laps_in_storage(race_id: int):
@@ -127,14 +127,7 @@ def test_a_backlog_is_read_in_bounded_batches_and_nothing_is_lost(settings, prob
         send_pass(probe, lane, state.start_ns + (i + 1) * MS)
     probe.wait_for(lambda: len(probe.on(probe.topics.lane_pass(4))) == n // 4, what="sent")
 
-    sizes: list[int] = []
-
-    class Measured(LapService):
-        def process(self, batch):
-            sizes.append(len(batch))
-            super().process(batch)
-
-    second = RunningService(settings, Measured)
+    second, sizes = running_with_batch_sizes(settings)
     try:
         final = probe.wait_for(lambda: (s := probe.last_state()) and
                                sum(x.laps for x in s.standings) == n and s,
