@@ -39,8 +39,8 @@ from pitwall.laps.heats import HeatRunner
 from pitwall.laps.journal import Outbox
 from pitwall.laps.plausible import Plausibility, race_lanes
 from pitwall.laps.publish import lights_payload, state_payload
-from pitwall.laps.space import MIB, Space
 from pitwall.laps.stats import LapCounters
+from pitwall.laps.storage_watch import StorageWatch
 from pitwall.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,10 +55,6 @@ STATE_INTERVAL_NS = 100_000_000
 BURST = 1000
 # A storage error: wait this long before the first retry, doubling up to the most.
 RETRY_S, RETRY_MAX_S = 0.5, 30.0
-# Look at the data partition's free space (end of a storage-full episode) this often.
-SPACE_CHECK_S = 1.0
-# Checkpoint the WAL (and truncate it) when idle, at most this often after writes.
-CHECKPOINT_S = 60.0
 # In data_dir: this folder's lap service has had a session with the broker before.
 SESSION_MARKER = "mqtt-session"
 
@@ -82,17 +78,8 @@ class LapService:
         self.bus = Bus(settings, "laps", persistent=True, manual_ack=True)
         self.bus.session_lost = self._session_lost
         self.topics = self.bus.topics
-        # The data partition (SQLite only): its reserve, made now if there is room.
-        self.space = (None if settings.database_url else
-                      Space(settings.data_dir, settings.storage_reserve_mib * MIB))
-        if self.space is not None and self.space.size and not self.space.make():
-            log.warning("no room for the %d MiB storage reserve in %s",
-                        settings.storage_reserve_mib, settings.data_dir)
-        # A storage episode: None (all well), "error" or "full" (status degraded).
-        self.storage_trouble: str | None = None
-        self._free_at_failure: int | None = None
-        self._space_checked = self._checkpointed = time.monotonic()
-        self._writes_since_checkpoint = False
+        # Storage episodes (disk full, I/O errors), the reserve file and WAL checkpoints.
+        self.storage = StorageWatch(settings, self.bus, lambda: self.db)
         self.inbox: list[MQTTMessage] = []  # filled by bus.poll(), in this thread
         self.race: Race | None = None
         self.race_id: int | None = None
@@ -226,7 +213,7 @@ class LapService:
                 stats = self.counters.due(self.clock())
                 if stats is not None:
                     self.bus.publish(self.topics.laps_stats, stats, retain=True)
-                self.tend_storage(idle=not processed)
+                self.storage.tend(idle=not processed)
                 if not processed and burst >= BURST:
                     memory.release()
                     burst = 0
@@ -283,12 +270,12 @@ class LapService:
         while not self._stop.is_set():
             try:
                 self._commit([msg])
-                self.storage_ok()
+                self.storage.ok()
                 return
             except peewee.OperationalError as exc:
                 # Disk full, I/O error, database locked: keep the message (unacknowledged:
                 # the broker keeps it too), retry later.
-                again_now = self.storage_failed(msg, store.storage_cause(exc), delay)
+                again_now = self.storage.failed(msg, store.storage_cause(exc), delay)
                 self.restore()
                 if not again_now:
                     self._back_off(delay)
@@ -387,80 +374,6 @@ class LapService:
         if changed:
             self.publish_state()
 
-    # ------------------------------------------------------------------ storage
-    def storage_failed(self, msg: MQTTMessage, cause: BaseException, delay: float) -> bool:
-        """A write failed with ``cause``. The first failure of an episode says so once:
-        log, a report on errors and status ``degraded`` (passes wait at the broker). On a
-        full partition the reserve is freed and the WAL checkpointed. True: retry now."""
-        full = store.is_full(cause)
-        what = "storage full" if full else "storage error"
-        if self.storage_trouble is None:
-            log.error("storage error (%s: %s); message kept, retrying in %.1f s", what, cause,
-                      delay)
-            self.bus.set_status(contract.DEGRADED)
-            self.bus.report_error(msg.topic, f"{what}: {cause}; passes wait at the broker "
-                                  "until they can be stored", msg.payload)
-        else:  # the same episode: no new report, and no log line per message
-            log.debug("storage error (%s: %s) persists; retrying in %.1f s", what, cause, delay)
-        self.storage_trouble = "full" if full or self.storage_trouble == "full" else "error"
-        if not full or self.space is None:
-            return False
-        freed = self.space.release()
-        self._checkpoint()  # frames the WAL holds go into the database; the WAL is cut
-        self._free_at_failure = self.space.free()
-        if freed:
-            log.warning("storage full: freed the %.0f MiB storage reserve; %.1f MiB free now",
-                        freed / MIB, (self._free_at_failure or 0) / MIB)
-        return bool(freed)
-
-    def storage_ok(self) -> None:
-        """A write succeeded: an episode of storage errors (not a full partition) is over."""
-        if self.storage_trouble == "error":
-            self._storage_recovered("writes succeed again")
-
-    def tend_storage(self, idle: bool) -> None:
-        """Each turn of the loop: end a storage-full episode once the partition has room
-        again (the reserve is made anew); when idle, checkpoint the WAL now and then."""
-        now = time.monotonic()
-        self._writes_since_checkpoint |= not idle
-        if self.storage_trouble == "full" and self.space is not None:
-            if now - self._space_checked >= SPACE_CHECK_S:
-                self._space_checked = now
-                if self.space.has_room():
-                    self._checkpoint()
-                    self.space.make()
-                    self._storage_recovered("the data partition has room again")
-        elif idle and now - self._checkpointed >= CHECKPOINT_S:
-            if self._writes_since_checkpoint:
-                self._checkpoint()
-            else:
-                self._checkpointed = now
-            if self.space is not None and self.space.size and not self.space.held():
-                self.space.make()  # no room at start, or freed in an episode
-
-    def _storage_recovered(self, why: str) -> None:
-        log.warning("storage works again (%s): status online", why)
-        self.storage_trouble = None
-        self.bus.set_status(contract.ONLINE)
-
-    def _checkpoint(self) -> None:
-        """Copy the WAL into the database and truncate it (SQLite; never fails)."""
-        try:
-            result = store.checkpoint(self.db)
-        except peewee.OperationalError as exc:
-            log.info("WAL checkpoint failed: %s", store.storage_cause(exc))
-            return
-        self._checkpointed, self._writes_since_checkpoint = time.monotonic(), False
-        log.debug("WAL checkpoint (busy, frames, done): %s", result)
-
-    def _room_returned(self) -> bool:
-        """In a storage-full episode: has space been freed since the last failure?"""
-        if self.storage_trouble != "full" or self.space is None \
-                or self._free_at_failure is None:
-            return False
-        free = self.space.free()
-        return free is not None and free >= self._free_at_failure + MIB
-
     def _back_off(self, delay: float) -> None:
         """Wait ``delay`` s before a retry, driving the MQTT connection meanwhile.
 
@@ -473,7 +386,7 @@ class LapService:
         deadline = time.monotonic() + delay
         while not self._stop.is_set():
             left = deadline - time.monotonic()
-            if left <= 0 or self._room_returned():
+            if left <= 0 or self.storage.room_returned():
                 return
             room = BATCH - len(self.inbox)
             self.bus.poll(min(left, IDLE_TICK_S) if room > 0 else 0, max_messages=max(room, 1))
