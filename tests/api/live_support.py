@@ -52,15 +52,21 @@ class LiveClients:
         self.thread.start()
         self.tasks: list = []
 
-    def websocket(self) -> list[dict]:
+    def websocket(self, batch: bool = False, messages: list | None = None) -> list[dict]:
+        """Frames from /api/live (``batch``: ``?batch=1``, arrays unpacked); each message
+        as received is also appended to ``messages`` if given."""
         import websockets
 
         frames: list[dict] = []
 
         async def run():
-            async with websockets.connect(f"ws://{self.base}/api/live") as ws:
+            url = f"ws://{self.base}/api/live" + ("?batch=1" if batch else "")
+            async with websockets.connect(url) as ws:
                 async for message in ws:
-                    frames.append(json.loads(message))
+                    data = json.loads(message)
+                    if messages is not None:
+                        messages.append(data)
+                    frames.extend(data if isinstance(data, list) else [data])
 
         self.tasks.append(asyncio.run_coroutine_threadsafe(run(), self.loop))
         return frames

@@ -11,7 +11,7 @@ import pytest
 from pitwall import contract
 from pitwall.dev.broker import Mosquitto
 from pitwall.api.app import create_app
-from pitwall.api.live import MAX_BACKLOG, WS_CHANNEL
+from pitwall.api.live import MAX_BACKLOG
 from tests.conftest import make_settings
 from tests.laps.conftest import RunningService, send_pass, start_race
 
@@ -101,6 +101,14 @@ def stuck_websocket(base: str) -> socket.socket:
     return s
 
 
+def fat_standings() -> list[contract.Standing]:
+    """Twenty standings with long names: a state frame of about 5 KB."""
+    return [contract.Standing(
+        position=i, entrant=i, driver=f"Driver {i} " * 20, laps=0, last_ms=None,
+        best_ms=None, gap_ms=None, gap_laps=0, finished=False, last_t_ns=None,
+        jump_start=False) for i in range(1, 21)]
+
+
 def test_a_client_that_never_reads_does_not_delay_the_others(app, server, clients, probe):
     live = app.state["live"]
     stuck = [stuck_websocket(server) for _ in range(2)]
@@ -108,10 +116,7 @@ def test_a_client_that_never_reads_does_not_delay_the_others(app, server, client
     frames_until(reader, lambda f: len(f) >= 3)
     # ~8 MB per client in all, far more than the socket buffers hold, so the stuck
     # clients' sends block early; chunks of 50 stay within every client's backlog.
-    standings = [contract.Standing(
-        position=i, entrant=i, driver=f"Driver {i} " * 20, laps=0, last_ms=None,
-        best_ms=None, gap_ms=None, gap_laps=0, finished=False, last_t_ns=None,
-        jump_start=False) for i in range(1, 21)]
+    standings = fat_standings()
     count, chunk = 1500, 50
     start = time.monotonic()
     for first in range(0, count, chunk):
@@ -125,10 +130,67 @@ def test_a_client_that_never_reads_does_not_delay_the_others(app, server, client
     got = [f["data"]["race_id"] for f in reader if f["type"] == "state"][1:]
     assert got == list(range(count)), "the reading client lost frames"
     assert elapsed < 8, f"{count} frames took {elapsed:.1f} s to reach the reader"
-    backlogs = sorted(s.qsize for s in live.channels._channels[WS_CHANNEL])
+    backlogs = sorted(b.qsize for b in live.websockets)
     assert backlogs[-2:] == [MAX_BACKLOG, MAX_BACKLOG], "the stuck clients never blocked"
     for s in stuck:
         s.close()
+
+
+def test_a_lap_and_its_state_go_as_one_array_to_clients_that_ask(app, clients):
+    live = app.state["live"]
+    batched, plain = [], []
+    batch_frames = clients.websocket(batch=True, messages=batched)
+    plain_frames = clients.websocket(messages=plain)
+    frames_until(batch_frames, lambda f: len(f) >= 3)
+    frames_until(plain_frames, lambda f: len(f) >= 3)
+    # The snapshot was ready at once: one array for the batch client, three messages else.
+    assert [f["type"] for f in batched[0]] == ["state", "lights", "status"]
+    assert len(plain) == 3 and all(isinstance(m, dict) for m in plain)
+
+    lap = contract.encode(contract.LapEvent(race_id=1, entrant=2, lap=1, lap_ns=SECOND,
+                                            lap_ms=1000.0, t_ns=5 * SECOND, suspect=False,
+                                            pass_id=1))
+    state = contract.encode(contract.RaceState(race_id=1, phase="running", now_ns=6))
+
+    live.lap_hold_s = 0.5  # a lap waits this long for its state (3 ms in service)
+    live._loop.call_soon_threadsafe(live._fan_out, "lap", lap)
+    time.sleep(0.1)  # the state comes later than the clients could have had the lap
+    assert len(batch_frames) == len(plain_frames) == 3, "the lap was not held"
+    live._loop.call_soon_threadsafe(live._fan_out, "state", state)
+    frames_until(batch_frames, lambda f: len(f) >= 5)
+    frames_until(plain_frames, lambda f: len(f) >= 5)
+    assert [f["type"] for f in batched[1]] == ["lap", "state"], "not one message"
+    assert batched[1][0]["data"]["t_ns"] == 5 * SECOND
+    assert batched[1][0]["now_ns"] == plain_frames[3]["now_ns"], "stamped once, for all"
+    assert [m["type"] for m in plain[3:]] == ["lap", "state"]
+    live.lap_hold_s = 0.05
+    live._loop.call_soon_threadsafe(live._fan_out, "lap", lap)  # no state follows:
+    frames_until(batch_frames, lambda f: len(f) >= 6)  # the lap goes alone after the hold
+    assert isinstance(batched[2], dict) and batched[2]["type"] == "lap"
+    frames_until(plain_frames, lambda f: len(f) >= 6)
+
+
+def test_a_websocket_that_stops_reading_is_closed_and_the_others_carry_on(
+        app, server, clients, probe):
+    live = app.state["live"]
+    live.send_timeout_s = 1.0
+    stuck = stuck_websocket(server)
+    reader = clients.websocket()
+    frames_until(reader, lambda f: len(f) >= 3)
+    big = contract.RaceState(race_id=1, phase="running", now_ns=1,
+                             standings=fat_standings())
+    deadline = time.monotonic() + 15
+    while len(live.websockets) > 1:  # until the watchdog let the stuck one go
+        assert time.monotonic() < deadline, "the stuck client was never closed"
+        for _ in range(50):  # more than the socket buffers hold: its send blocks
+            probe.client.publish(probe.topics.race_state, contract.encode(big), qos=1)
+        time.sleep(0.2)
+    assert live.clients["websocket"] == 1
+    got = len(reader)
+    probe.publish(probe.topics.race_state, contract.RaceState(race_id=2, phase="ready",
+                                                             now_ns=2), retain=True)
+    frames_until(reader, lambda f: len(f) > got and f[-1]["data"].get("race_id") == 2)
+    stuck.close()
 
 
 def test_malformed_state_does_not_reach_browsers_or_stop_the_bridge(clients, probe):

@@ -87,7 +87,10 @@ def stop_clients(procs: list[subprocess.Popen]) -> list[list[int]]:
         proc.stdin.write("stop\n")
         proc.stdin.flush()
     for proc in procs:
-        out, _ = proc.communicate(timeout=120)
+        # Through the same buffered reader as the "count" answers: communicate() would
+        # read the pipe beside what that buffer already holds.
+        out = proc.stdout.read()
+        proc.wait(120)
         r = json.loads(out.strip().splitlines()[-1])
         arrivals += [[offset + c, t_ns, at] for c, t_ns, at in r["arrivals"]]
         offset += r["clients"]
@@ -121,12 +124,26 @@ def clients_on(pid: int, port: int) -> int:
                if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
 
 
-def run(label: str, url: str, n: int, passes: int, gap_s: float, track,
+def cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far."""
+    total = 0.0
+    for pid in pids:
+        t = psutil.Process(pid).cpu_times()
+        total += t.user + t.system
+    return total
+
+
+def run(label: str, url: str, n: int, passes: int, gap_s: float, cluster, track,
         publisher: Publisher) -> dict:
     pids = [r.proc.pid for r in track.replicas]
     before = [memory(pid)["rss_mib"] for pid in pids]
     procs = start_clients(n, url)
     time.sleep(1.0)  # let the connection burst settle
+    parts = {"replicas": pids, "clients": [p.pid for p in procs],
+             "haproxy": [cluster.haproxy.proc.pid],
+             "brokers": [cluster.central.proc.pid, track.broker.proc.pid],
+             "lap service": [track.laps.proc.pid]}
+    cpu_before = {part: cpu_s(p) for part, p in parts.items()}
     spread = [clients_on(pid, port) for pid, port in zip(pids, track.replica_ports,
                                                           strict=True)]
     topics = contract.Topics("pitwall")  # the track box's own root
@@ -141,6 +158,9 @@ def run(label: str, url: str, n: int, passes: int, gap_s: float, track,
         time.sleep(gap_s)
     with_clients = [memory(pid)["rss_mib"] for pid in pids]
     drain_s = wait_delivered(procs, n * (WARMUP + passes))
+    # CPU per pass, by part: where the time of a fan-out goes (two cores share it all).
+    cpu_ms = {part: round((cpu_s(p) - cpu_before[part]) * 1000 / (WARMUP + passes), 1)
+              for part, p in parts.items()}
     arrivals = stop_clients(procs)
 
     counted = set(sent)
@@ -151,12 +171,14 @@ def run(label: str, url: str, n: int, passes: int, gap_s: float, track,
               "missing": n * len(sent) - len(got), "latency_ms": percentiles(latencies),
               "delivered_s_after_last_pass": drain_s,
               "replica_rss_mib_before": before, "replica_rss_mib_with_clients": with_clients,
-              "kib_per_client": round(growth * 1024 / n, 1)}
+              "kib_per_client": round(growth * 1024 / n, 1), "cpu_ms_per_pass": cpu_ms}
     lat = result["latency_ms"]
     print(f"  {label:5} {n:5} clients (per replica {spread}): p50 {lat['p50']:7.2f} ms  "
           f"p99 {lat['p99']:7.2f} ms  max {lat['max']:7.2f} ms; missing {result['missing']} "
           f"(all in {drain_s} s after the last pass); "
           f"memory {result['kib_per_client']} KiB/client (RSS {before} -> {with_clients} MiB)",
+          flush=True)
+    print("        CPU per pass: " + ", ".join(f"{part} {ms} ms" for part, ms in cpu_ms.items()),
           flush=True)
     return result
 
@@ -180,12 +202,12 @@ def main() -> None:
         try:
             start_race(track)
             time.sleep(1.0)
-            one_url = f"ws://127.0.0.1:{track.replica_ports[0]}/api/live"
-            three_url = track.url.replace("http://", "ws://") + "/api/live"
-            results = {"one": run("one", one_url, n, passes, args.gap, track, publisher)}
+            one_url = f"ws://127.0.0.1:{track.replica_ports[0]}/api/live?batch=1"
+            three_url = track.url.replace("http://", "ws://") + "/api/live?batch=1"
+            results = {"one": run("one", one_url, n, passes, args.gap, cluster, track, publisher)}
             time.sleep(2.0)  # the first run's sockets closed
-            results["three"] = run("three", three_url, n, passes, args.gap, track,
-                                   publisher)
+            results["three"] = run("three", three_url, n, passes, args.gap, cluster,
+                                   track, publisher)
         finally:
             publisher.close()
             cluster.stop()

@@ -74,7 +74,7 @@ def start_clients(mode: str, n: int, rig: Rig, api_base: str) -> list[subprocess
         cmd = [sys.executable, str(BENCH_DIR / "live_clients.py"), "--mode", mode,
                "--clients", str(count)]
         if mode == "api":
-            cmd += ["--url", api_base.replace("http://", "ws://") + "/api/live"]
+            cmd += ["--url", api_base.replace("http://", "ws://") + "/api/live?batch=1"]
         else:
             cmd += ["--port", str(rig.broker.ws_port), "--topic", rig.topics.race_lap]
         procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -3,8 +3,8 @@
     live_clients.py --mode api  --url ws://127.0.0.1:8080/api/live   --clients 100
     live_clients.py --mode mqtt --port 9001 --topic ROOT/race/lap     --clients 100
 
-``api``: asyncio + ``websockets``, one connection per client, lap frames of the Pitwall
-live push. ``mqtt``: paho clients over MQTT-over-WebSocket (``transport="websockets"``),
+``api``: one picows connection per client on uvloop (see run_api), lap frames of the
+Pitwall live push. ``mqtt``: paho clients over MQTT-over-WebSocket (``transport="websockets"``),
 subscribed straight to Mosquitto's WebSocket listener: the architecture the live push
 replaces. Each paho client runs its own network thread (paho's ``loop_start``).
 
@@ -34,43 +34,55 @@ def wait_for_stop(arrivals: list) -> None:
 
 
 def run_api(url: str, n: int) -> list[list[int]]:
-    import websockets
+    """picows (a Cython WebSocket library) on uvloop: the load generator shares the
+    machine's cores with what it measures, so it must cost little per frame.
+    ``websockets.connect`` took about 100 µs of CPU per frame here, websockets' sans-I/O
+    protocol on a bare transport about 47 µs: in both cases the clients used as much CPU
+    as the replicas serving them. picows does not offer permessage-deflate, as a browser
+    would; the replicas of a cluster turn it off anyway (``api.live_deflate``)."""
+    import picows
+    import uvloop
 
     arrivals: list[list[int]] = []
 
-    async def client(i: int, ready: asyncio.Event, counter: list[int]) -> None:
-        # Default options, as a browser: permessage-deflate offered.
-        async with websockets.connect(url, max_size=None, open_timeout=60) as ws:
-            seen = 0
-            async for message in ws:
-                now = time.monotonic_ns()
-                if seen < 3:  # the snapshot: state, lights, status
-                    seen += 1
-                    if seen == 3:
-                        counter[0] += 1
-                        if counter[0] == n:
-                            ready.set()
-                    continue
-                if message.startswith('{"type":"lap"'):
-                    # Only t_ns is needed: find it without decoding every frame.
-                    frame = json.loads(message)
-                    arrivals.append([i, frame["data"]["t_ns"], now])
-
     async def main() -> None:
         ready, counter = asyncio.Event(), [0]
-        tasks = []
+
+        class Spectator(picows.WSListener):
+            def __init__(self, i: int) -> None:
+                self.i, self.seen = i, False
+
+            def on_ws_frame(self, transport, frame) -> None:
+                now = time.monotonic_ns()
+                if frame.msg_type != picows.WSMsgType.TEXT:
+                    return  # pings are answered by picows
+                if not self.seen:  # the snapshot: state, lights, status in one message
+                    self.seen = True
+                    counter[0] += 1
+                    if counter[0] == n:
+                        ready.set()
+                    return
+                data = frame.get_payload_as_bytes()
+                if b'{"type":"lap"' in data:  # a lap frame, alone or in a batch
+                    frames = json.loads(data)
+                    for f in frames if isinstance(frames, list) else [frames]:
+                        if f["type"] == "lap":
+                            arrivals.append([self.i, f["data"]["t_ns"], now])
+
+        transports = []
         for i in range(n):  # connect in small steps, as browsers would arrive
-            tasks.append(asyncio.create_task(client(i, ready, counter)))
+            transport, _ = await picows.ws_connect(lambda i=i: Spectator(i), url,
+                                                   websocket_handshake_timeout=60)
+            transports.append(transport)
             if i % 20 == 19:
                 await asyncio.sleep(0.05)
         await asyncio.wait_for(ready.wait(), 120)
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, wait_for_stop, arrivals)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for transport in transports:
+            transport.disconnect()
 
-    asyncio.run(main())
+    uvloop.run(main())
     return arrivals
 
 

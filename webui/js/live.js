@@ -93,7 +93,8 @@ export class Live extends EventTarget {
     let done = false;
     let ws;
     try {
-      ws = new WebSocket(this._url("/api/live", true));
+      // batch=1: frames that are ready together (a lap and its state) come as one array.
+      ws = new WebSocket(this._url("/api/live?batch=1", true));
     } catch {
       this._openSse(); // blocked outright (some captive-portal browsers)
       return;
@@ -119,7 +120,7 @@ export class Live extends EventTarget {
       clearTimeout(timer);
       this.transport = "websocket";
     };
-    ws.onmessage = (event) => this._frame(event.data);
+    ws.onmessage = (event) => this._message(event.data);
     ws.onerror = () => {}; // onclose follows with the details we need
     ws.onclose = finish;
   }
@@ -149,12 +150,24 @@ export class Live extends EventTarget {
     };
   }
 
-  _frame(text, sseType) {
-    let frame;
+  _message(text) {
+    let data;
     try {
-      frame = JSON.parse(text);
+      data = JSON.parse(text);
     } catch {
-      return; // not a frame (keep-alive comment or garbage): ignore
+      return; // garbage: ignore
+    }
+    for (const frame of Array.isArray(data) ? data : [data]) this._frame(frame);
+  }
+
+  _frame(text, sseType) {
+    let frame = text;
+    if (typeof text === "string") {
+      try {
+        frame = JSON.parse(text);
+      } catch {
+        return; // not a frame (keep-alive comment or garbage): ignore
+      }
     }
     // The SSE stream may carry whole frames or just their data under an event name.
     if (!(frame && typeof frame === "object" && "type" in frame && "data" in frame)) {

@@ -107,7 +107,6 @@ def create_app(settings: Settings, *, bridge: Bridge | None = None,
     auth.document_responses(handlers)  # the guard's 401s, in the OpenAPI document
     return Litestar(
         route_handlers=[*handlers, webui.router(settings)],
-        plugins=list(live.plugins),
         # Pages asked for under a foreign host name (a captive phone) go to the portal.
         middleware=[webui.UnsafePathMiddleware,
                     portal.ForeignHostMiddleware(captive_portal), *metrics_middleware],

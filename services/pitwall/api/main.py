@@ -24,7 +24,8 @@ def server_config(app, settings: Settings, **options) -> uvicorn.Config:
     let anyone claim any address (the login lockout counts by address)."""
     proxies = list(settings.api.trusted_proxies)
     return uvicorn.Config(app, proxy_headers=bool(proxies),
-                          forwarded_allow_ips=proxies or None, **options)
+                          forwarded_allow_ips=proxies or None,
+                          ws_per_message_deflate=settings.api.live_deflate, **options)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:

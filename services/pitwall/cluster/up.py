@@ -216,10 +216,12 @@ class Cluster:
             cfg = folder / f"api-{i}.toml"
             # One data folder for the track's replicas: they share the directors' logins.
             # Clients come through HAProxy (X-Forwarded-For believed from it alone), and
-            # none is "the box itself": every director logs in with the challenge.
+            # none is "the box itself": every director logs in with the challenge. Wired
+            # replicas spend no CPU or memory compressing frames (api.live_deflate).
             cfg.write_text(_toml({**central, "data_dir": str(folder / "api-data"),
                                   "api": {"host": HOST, "port": api_port,
                                           "trusted_proxies": [HOST], "local_clients": [],
+                                          "live_deflate": False,
                                           **sections.get("api", {})}}))
             track.replica_configs.append(cfg)
             track.replica_ports.append(api_port)
