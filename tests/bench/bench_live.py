@@ -7,8 +7,8 @@ Method:
    (every crossing is a counted lap, so every pass makes one lap event).
 2. For 50, 200 and 500 clients: the clients connect from separate processes
    (``live_clients.py``, up to 125 clients each, so no client process is the bottleneck):
-   - ``api``: WebSockets to ``/api/live`` (asyncio + websockets, permessage-deflate offered
-     as browsers do);
+   - ``api``: WebSockets to ``/api/live?batch=1`` as the web app opens it (picows on
+     uvloop, a cheap load generator; it offers no permessage-deflate);
    - ``mqtt`` (the architecture this replaces): paho MQTT-over-WebSocket clients subscribed
      to ``{root}/race/lap`` on Mosquitto's WebSocket listener.
 3. Passes are published one at a time (``PASS_GAP_S`` apart), each stamped with
