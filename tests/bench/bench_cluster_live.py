@@ -7,7 +7,7 @@ Method:
    with the archive writer, three ``pitwall api`` replicas and HAProxy; every part is a
    real process. A practice race keyed by lane is started through HAProxy (every
    crossing is a counted lap, so every pass makes one lap event).
-2. ``one``: the clients (``live_clients.py``, 125 per process) open WebSockets to
+2. ``one``: the clients (``live_clients.py``, 500 per process) open WebSockets to
    ``/api/live`` of the first replica directly. ``three``: the same number open them to
    HAProxy's address, which spreads them over the three replicas (leastconn); how many
    each replica got is counted from its sockets.
@@ -20,23 +20,23 @@ Method:
    lap). The first ``WARMUP`` passes of each run are not counted.
 4. Memory: each replica's resident set size just before its clients connect and with
    them connected; per client = the growth summed over the replicas / clients.
+5. CPU per pass by part (user and system time of its processes over the run), and the
+   messages each client got per pass (1.0: a lap and its state came as one).
 
 Needs PostgreSQL and HAProxy (``make bench`` installs them, as ``make test-cluster``).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import psutil
-from common import BENCH_DIR, Publisher, memory, parse_args, percentiles, save, target
+from client_pool import ClientPool
+from common import Publisher, memory, parse_args, percentiles, save, target
 
 from pitwall import contract
 from pitwall.cluster.up import Cluster
@@ -48,7 +48,9 @@ LANES = 4
 # as bench_live.py, overloads two cores with 2,000 clients: see docs/benchmarks.md.)
 PASS_GAP_S = 0.5
 WARMUP = 3
-PER_PROCESS = 125  # clients per client process
+# Clients per client process. 4 processes of 500 cost the two cores less than 16 of 125
+# (fewer wake-ups and context switches): p99 about 10 ms lower (docs/benchmarks.md).
+PER_PROCESS = 500
 QUICK_START = {"start_lead_ms": 0, "hold_min_ms": 0, "hold_max_ms": 0}
 
 
@@ -67,79 +69,28 @@ def start_race(track) -> None:
             time.sleep(0.2)
 
 
-def start_clients(n: int, url: str) -> list[subprocess.Popen]:
-    procs = []
-    for first in range(0, n, PER_PROCESS):
-        cmd = [sys.executable, str(BENCH_DIR / "live_clients.py"), "--mode", "api",
-               "--clients", str(min(PER_PROCESS, n - first)), "--url", url]
-        procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True))
-    for proc in procs:  # one "ready" each, once all its clients had their first frames
-        line = proc.stdout.readline().strip()
-        if line != "ready":
-            raise RuntimeError(f"clients did not get ready (said {line!r})")
-    return procs
-
-
-def stop_clients(procs: list[subprocess.Popen]) -> list[list[int]]:
-    arrivals, offset = [], 0
-    for proc in procs:
-        proc.stdin.write("stop\n")
-        proc.stdin.flush()
-    for proc in procs:
-        # Through the same buffered reader as the "count" answers: communicate() would
-        # read the pipe beside what that buffer already holds.
-        out = proc.stdout.read()
-        proc.wait(120)
-        r = json.loads(out.strip().splitlines()[-1])
-        arrivals += [[offset + c, t_ns, at] for c, t_ns, at in r["arrivals"]]
-        offset += r["clients"]
-    return arrivals
-
-
-def wait_delivered(procs: list[subprocess.Popen], frames: int, quiet_s: float = 5.0,
-                   limit_s: float = 120.0) -> float:
-    """Until the clients have ``frames`` laps between them, or none came for ``quiet_s``
-    (the rest are lost); how long after the last pass that took."""
-    start = last_change = time.monotonic()
-    seen = -1
-    while time.monotonic() - start < limit_s:
-        for proc in procs:
-            proc.stdin.write("count\n")
-            proc.stdin.flush()
-        got = sum(int(proc.stdout.readline()) for proc in procs)
-        if got >= frames:
-            break
-        if got != seen:
-            seen, last_change = got, time.monotonic()
-        elif time.monotonic() - last_change > quiet_s:
-            break
-        time.sleep(0.2)
-    return round(time.monotonic() - start, 2)
-
-
 def clients_on(pid: int, port: int) -> int:
     """Established WebSockets a replica holds on its port."""
     return sum(1 for c in psutil.Process(pid).net_connections("tcp")
                if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
 
 
-def cpu_s(pids: list[int]) -> float:
-    """User + system CPU seconds the processes have used so far."""
-    total = 0.0
+def cpu_s(pids: list[int]) -> tuple[float, float]:
+    """User and system CPU seconds the processes have used so far."""
+    user = system = 0.0
     for pid in pids:
         t = psutil.Process(pid).cpu_times()
-        total += t.user + t.system
-    return total
+        user, system = user + t.user, system + t.system
+    return user, system
 
 
 def run(label: str, url: str, n: int, passes: int, gap_s: float, cluster, track,
         publisher: Publisher) -> dict:
     pids = [r.proc.pid for r in track.replicas]
     before = [memory(pid)["rss_mib"] for pid in pids]
-    procs = start_clients(n, url)
+    clients = ClientPool(n, PER_PROCESS, ["--mode", "api", "--url", url])
     time.sleep(1.0)  # let the connection burst settle
-    parts = {"replicas": pids, "clients": [p.pid for p in procs],
+    parts = {"replicas": pids, "clients": clients.pids,
              "haproxy": [cluster.haproxy.proc.pid],
              "brokers": [cluster.central.proc.pid, track.broker.proc.pid],
              "lap service": [track.laps.proc.pid]}
@@ -157,11 +108,14 @@ def run(label: str, url: str, n: int, passes: int, gap_s: float, cluster, track,
             sent.append(t_ns)
         time.sleep(gap_s)
     with_clients = [memory(pid)["rss_mib"] for pid in pids]
-    drain_s = wait_delivered(procs, n * (WARMUP + passes))
+    drain_s = clients.wait_delivered(n * (WARMUP + passes))
     # CPU per pass, by part: where the time of a fan-out goes (two cores share it all).
-    cpu_ms = {part: round((cpu_s(p) - cpu_before[part]) * 1000 / (WARMUP + passes), 1)
-              for part, p in parts.items()}
-    arrivals = stop_clients(procs)
+    cpu_ms = {}
+    for part, p in parts.items():
+        (user, system), (user0, system0) = cpu_s(p), cpu_before[part]
+        cpu_ms[part] = {"user": round((user - user0) * 1000 / (WARMUP + passes), 1),
+                        "system": round((system - system0) * 1000 / (WARMUP + passes), 1)}
+    arrivals = clients.stop()
 
     counted = set(sent)
     got = {(c, t_ns) for c, t_ns, _ in arrivals if t_ns in counted}
@@ -171,15 +125,18 @@ def run(label: str, url: str, n: int, passes: int, gap_s: float, cluster, track,
               "missing": n * len(sent) - len(got), "latency_ms": percentiles(latencies),
               "delivered_s_after_last_pass": drain_s,
               "replica_rss_mib_before": before, "replica_rss_mib_with_clients": with_clients,
-              "kib_per_client": round(growth * 1024 / n, 1), "cpu_ms_per_pass": cpu_ms}
+              "kib_per_client": round(growth * 1024 / n, 1), "cpu_ms_per_pass": cpu_ms,
+              # 1.0: each lap and its state went to each client as one message (?batch=1)
+              "messages_per_client_per_pass": round(clients.messages / n / (WARMUP + passes), 2)}
     lat = result["latency_ms"]
     print(f"  {label:5} {n:5} clients (per replica {spread}): p50 {lat['p50']:7.2f} ms  "
           f"p99 {lat['p99']:7.2f} ms  max {lat['max']:7.2f} ms; missing {result['missing']} "
           f"(all in {drain_s} s after the last pass); "
           f"memory {result['kib_per_client']} KiB/client (RSS {before} -> {with_clients} MiB)",
           flush=True)
-    print("        CPU per pass: " + ", ".join(f"{part} {ms} ms" for part, ms in cpu_ms.items()),
-          flush=True)
+    print(f"        messages per client per pass {result['messages_per_client_per_pass']}; "
+          "CPU per pass (user + system): " + ", ".join(
+        f"{part} {ms['user']} + {ms['system']} ms" for part, ms in cpu_ms.items()), flush=True)
     return result
 
 

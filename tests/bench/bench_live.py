@@ -23,17 +23,13 @@ Method:
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import threading
 import time
 
 import msgspec
 import psutil
+from client_pool import ClientPool
 from common import (
-    BENCH_DIR,
     Publisher,
     Rig,
     Watcher,
@@ -67,47 +63,16 @@ class WebSocketMosquitto(Mosquitto):
             "protocol websockets\n"
 
 
-def start_clients(mode: str, n: int, rig: Rig, api_base: str) -> list[subprocess.Popen]:
-    procs = []
-    for first in range(0, n, PER_PROCESS):
-        count = min(PER_PROCESS, n - first)
-        cmd = [sys.executable, str(BENCH_DIR / "live_clients.py"), "--mode", mode,
-               "--clients", str(count)]
-        if mode == "api":
-            cmd += ["--url", api_base.replace("http://", "ws://") + "/api/live?batch=1"]
-        else:
-            cmd += ["--port", str(rig.broker.ws_port), "--topic", rig.topics.race_lap]
-        procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      text=True))
-    for proc in procs:  # one "ready" each, once all its clients are connected
-        line = proc.stdout.readline().strip()
-        if line != "ready":
-            raise RuntimeError(f"{mode} clients did not get ready (said {line!r})")
-    return procs
-
-
-def stop_clients(procs: list[subprocess.Popen]) -> list[list[int]]:
-    arrivals, offset = [], 0
-    results: list[str] = [""] * len(procs)
-
-    def collect(i: int, proc: subprocess.Popen) -> None:
-        results[i], _ = proc.communicate("stop\n", timeout=120)
-
-    threads = [threading.Thread(target=collect, args=(i, p)) for i, p in enumerate(procs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for out in results:
-        r = json.loads(out.strip().splitlines()[-1])
-        arrivals += [[offset + c, t_ns, at] for c, t_ns, at in r["arrivals"]]
-        offset += r["clients"]
-    return arrivals
+def client_args(mode: str, rig: Rig, api_base: str) -> list[str]:
+    if mode == "api":
+        return ["--mode", "api", "--url",
+                api_base.replace("http://", "ws://") + "/api/live?batch=1"]
+    return ["--mode", "mqtt", "--port", str(rig.broker.ws_port), "--topic", rig.topics.race_lap]
 
 
 def run(mode: str, n: int, passes: int, rig: Rig, api_base: str, publisher: Publisher,
         watcher: Watcher, api_pid: int | None = None) -> dict:
-    procs = start_clients(mode, n, rig, api_base)
+    clients = ClientPool(n, PER_PROCESS, client_args(mode, rig, api_base))
     since = watcher.mark()
     time.sleep(0.5)  # let the connection burst settle
     api = psutil.Process(api_pid) if api_pid else None
@@ -124,7 +89,7 @@ def run(mode: str, n: int, passes: int, rig: Rig, api_base: str, publisher: Publ
     time.sleep(1.0)  # the last laps' way out
     rss = memory(api_pid) if api_pid else None
     cpu_ms = (sum(api.cpu_times()[:2]) - cpu_before) * 1000 / len(sent) if api else None
-    arrivals = stop_clients(procs)
+    arrivals = clients.stop()
 
     counted = set(sent)
     latencies = [(at - t_ns) / 1e6 for _, t_ns, at in arrivals if t_ns in counted]
@@ -139,7 +104,7 @@ def run(mode: str, n: int, passes: int, rig: Rig, api_base: str, publisher: Publ
                for at, p in watcher.timed(rig.topics.race_lap, since)}
     fanout = [(at - lap_out[t_ns]) / 1e6 for _, t_ns, at in arrivals
               if t_ns in counted and t_ns in lap_out]
-    result = {"clients": n, "client_processes": len(procs), "passes": len(sent),
+    result = {"clients": n, "client_processes": len(clients.procs), "passes": len(sent),
               "missing": missing, "latency_ms": percentiles(latencies),
               "last_client_ms": percentiles([(at - t) / 1e6 for t, at in slowest.items()]),
               "lap_service_ms": percentiles([(lap_out[t] - t) / 1e6 for t in sent

@@ -205,7 +205,8 @@ def test_two_tracks_every_lap_everywhere_exactly_once(cluster):
             for c in through[name]:
                 assert expected[name] <= c.laps, (name, sorted(expected[name] - c.laps)[:10])
         moved = [c for c in through["a"] if c.connects > 1]
-        assert moved, "no client was on the killed replica (HAProxy spreads 9 over 3)"
+        assert moved, ("no client was on the killed replica (HAProxy spreads 9 over 3)",
+                       [(c.connects, c.errors[-1:]) for c in through["a"]])
         assert all(c.state_after_s[-1] < 2.0 for c in moved), \
             [c.state_after_s for c in moved]
         assert not any(c.connects > 1 for c in through["b"]), "track B's clients dropped"

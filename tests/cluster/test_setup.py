@@ -11,13 +11,15 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import getpass
 
 import pytest
 from paho.mqtt.client import CallbackAPIVersion, Client
 
+from pitwall.bus.mqtt import no_delay
 from pitwall.cluster import render
-from pitwall.dev.broker import free_port, mosquitto_binary, port_open
+from pitwall.dev.broker import Mosquitto, free_port, mosquitto_binary, port_open
 
 from ..conftest import make_settings
 
@@ -144,3 +146,49 @@ def test_haproxy_configuration_passes_haproxys_own_check(tmp_path):
         render.haproxy_cfg([render.Frontend("a", "127.0.0.1:8081", ())])
     with pytest.raises(render.ClusterError):
         render.haproxy_cfg([render.Frontend("A B", "127.0.0.1:8081", ("x:1",))])
+
+
+def test_a_lap_crosses_the_bridge_acknowledged_so_its_state_follows_at_once(tmp_path, central):
+    """race/lap is QoS 0 on the track; over the bridge it goes as QoS 1
+    (``upgrade_outgoing_qos``), so the central broker acknowledges it at once and the
+    state published right after it is not held by Nagle's algorithm on the bridge's
+    socket for the central host's delayed ACK (about 40 ms: docs/scale-out.md)."""
+    folder, tls, tables = central
+    cluster = {"track": "a", "central_host": "127.0.0.1", "central_port": tls,
+               "cafile": str(folder / "ca.pem"), "password": password_of(tables["a"])}
+    settings = make_settings(tmp_path, 1883, "pitwall", cluster=cluster)
+    track = Mosquitto(persistence=True, workdir=tmp_path / "track",
+                      extra=render.bridge_conf(settings)).start()
+    watcher, got, result = tls_client(folder, tls, "a", password_of(tables["a"]))
+    arrivals: list[tuple[str, int, int]] = []
+    watcher.on_message = lambda cl, u, msg: arrivals.append(
+        (msg.topic, msg.qos, time.monotonic_ns()))
+    publisher = Client(CallbackAPIVersion.VERSION2, client_id="test-lap-service")
+    try:
+        watcher.subscribe("tracks/a/race/#", qos=1)
+        publisher.connect("127.0.0.1", track.port)
+        no_delay(publisher)  # as the lap service's own client
+        publisher.loop_start()
+        deadline = time.monotonic() + 20
+        while not any(t == "tracks/a/race/state" for t, _, _ in arrivals):  # bridge up
+            assert time.monotonic() < deadline, "the bridge did not come up"
+            publisher.publish("pitwall/race/state", b"{}", qos=1, retain=True)
+            time.sleep(0.5)
+        arrivals.clear()
+        for _ in range(5):  # as the lap service: the lap, then at once its state
+            publisher.publish("pitwall/race/lap", b'{"lap":1}', qos=0)
+            publisher.publish("pitwall/race/state", b'{"laps":1}', qos=1, retain=True)
+            time.sleep(0.3)
+        laps = [(q, at) for t, q, at in arrivals if t == "tracks/a/race/lap"]
+        states = [at for t, _, at in arrivals if t == "tracks/a/race/state"]
+        assert len(laps) == 5 and len(states) == 5
+        assert {q for q, _ in laps} == {1}  # upgraded on the bridge
+        gaps_ms = sorted((s - at) / 1e6 for (_, at), s in zip(laps, states, strict=True))
+        # Held by Nagle it would be ~40 ms every time; the median keeps a busy moment
+        # of the machine from deciding the test.
+        assert gaps_ms[2] < 20, gaps_ms
+    finally:
+        for c in (watcher, publisher):
+            c.loop_stop()
+            c.disconnect()
+        track.stop()

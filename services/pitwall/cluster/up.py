@@ -19,6 +19,7 @@ import resource
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -140,6 +141,7 @@ class Cluster:
         self.central: Child | None = None
         self.postgres: Postgres | None = None
         self.haproxy: Child | None = None
+        self.haproxy_socket = self.dir / "haproxy.sock"
         self.children: list[Child] = []
 
     # ------------------------------------------------------------------ start
@@ -239,13 +241,15 @@ class Cluster:
         # Two descriptors per proxied connection: stay within what this user may open.
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         maxconn = 10_000 if hard == resource.RLIM_INFINITY else min(10_000, (hard - 200) // 2)
-        cfg.write_text(render.haproxy_cfg(frontends, check_ms=1000, maxconn=maxconn))
+        cfg.write_text(render.haproxy_cfg(frontends, check_ms=1000, maxconn=maxconn,
+                                          stats_socket=str(self.haproxy_socket)))
         self.haproxy = self._spawn("haproxy", [haproxy, "-f", str(cfg), "-db"])
 
     # ------------------------------------------------------------------ run
     def wait_ready(self, timeout: float = 60.0) -> None:
-        """Until every replica is ready (connected, holding its track's race state) and
-        every track's address answers through HAProxy."""
+        """Until every replica is ready (connected, holding its track's race state),
+        every track's address answers through HAProxy and HAProxy counts every replica
+        up."""
         import httpx
 
         deadline = time.monotonic() + timeout
@@ -264,6 +268,34 @@ class Cluster:
                 raise RuntimeError(f"track {track.name}: port {port} not ready in {timeout} s; "
                                    f"logs in {self.logs}")
             time.sleep(0.2)
+        # HAProxy started with the replicas: one slow to start failed its first checks
+        # and is out until it passes two; clients arriving now would all go to the others.
+        while down := self._haproxy_down():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"HAProxy has replicas out: {', '.join(down)}; "
+                                   f"logs in {self.logs}")
+            time.sleep(0.2)
+
+    def _haproxy_down(self) -> list[str]:
+        """The replicas HAProxy does not count as up (its stats socket's ``show stat``)."""
+        if self.haproxy is None:
+            return []
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(2)
+                sock.connect(str(self.haproxy_socket))
+                sock.sendall(b"show stat\n")
+                out = b""
+                while chunk := sock.recv(65536):
+                    out += chunk
+        except OSError:
+            return ["(HAProxy's stats socket is not answering yet)"]
+        lines = out.decode().splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        name, server, status = (header.index(k) for k in ("pxname", "svname", "status"))
+        return [f"{row[name]}/{row[server]} {row[status]}" for row in
+                (line.split(",") for line in lines[1:] if line)
+                if row[server] not in ("FRONTEND", "BACKEND") and row[status] != "UP"]
 
     def check(self) -> list[str]:
         """Start again the children that died (after RESTART_DELAY_S); what was restarted."""
