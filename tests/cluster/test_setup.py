@@ -73,6 +73,13 @@ def password_of(table: str) -> str:
     return table.split('password = "')[1].split('"')[0]
 
 
+def track_a(central) -> dict:
+    """The ``[cluster]`` settings of track a, as ``add-track`` printed them."""
+    folder, tls, tables = central
+    return {"track": "a", "central_host": "127.0.0.1", "central_port": tls,
+            "cafile": str(folder / "ca.pem"), "password": password_of(tables["a"])}
+
+
 def test_a_track_login_reaches_its_own_topics_over_tls_only(central):
     folder, tls, tables = central
     assert "a" in (folder / "acl").read_text() and "tracks/b/#" in (folder / "acl").read_text()
@@ -109,8 +116,7 @@ def test_a_track_login_reaches_its_own_topics_over_tls_only(central):
 
 def test_the_bridge_comes_from_the_settings_and_bad_values_are_refused(tmp_path, central):
     folder, tls, tables = central
-    cluster = {"track": "a", "central_host": "127.0.0.1", "central_port": tls,
-               "cafile": str(folder / "ca.pem"), "password": password_of(tables["a"])}
+    cluster = track_a(central)
     settings = make_settings(tmp_path, 1883, "pitwall", cluster=cluster)
     conf = render.bridge_conf(settings)
     assert "topic # out 1 pitwall/ tracks/a/" in conf
@@ -154,8 +160,7 @@ def test_a_lap_crosses_the_bridge_acknowledged_so_its_state_follows_at_once(tmp_
     state published right after it is not held by Nagle's algorithm on the bridge's
     socket for the central host's delayed ACK (about 40 ms: docs/scale-out.md)."""
     folder, tls, tables = central
-    cluster = {"track": "a", "central_host": "127.0.0.1", "central_port": tls,
-               "cafile": str(folder / "ca.pem"), "password": password_of(tables["a"])}
+    cluster = track_a(central)
     settings = make_settings(tmp_path, 1883, "pitwall", cluster=cluster)
     track = Mosquitto(persistence=True, workdir=tmp_path / "track",
                       extra=render.bridge_conf(settings)).start()
