@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import tomli_w
 from paho.mqtt.client import CallbackAPIVersion, Client
 from paho.mqtt.enums import MQTTProtocolVersion
 
@@ -23,29 +24,9 @@ from pitwall.settings import Settings
 
 
 def write_config(path: Path, data: dict[str, Any]) -> Path:
-    """Write a settings dict as TOML (the subset the settings use)."""
-
-    def value(v):
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return repr(v)
-
-    top, tables, arrays = [], [], []
-    for key, v in data.items():
-        if isinstance(v, dict):
-            tables.append(f"[{key}]\n" + "".join(f"{k} = {value(x)}\n" for k, x in v.items()))
-        elif isinstance(v, list) and v and isinstance(v[0], dict):
-            for item in v:
-                arrays.append(f"[[{key}]]\n" + "".join(
-                    f"{k} = {value(x)}\n" for k, x in item.items()))
-        else:
-            top.append(f"{key} = {value(v)}\n")
+    """Write a settings dict as TOML."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(top) + "\n" + "\n".join(tables + arrays))
+    path.write_text(tomli_w.dumps(data))
     return path
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from pitwall.cluster import credentials, render
 from pitwall.dev.broker import Mosquitto, free_port, mosquitto_binary, port_open
 from pitwall.dev.postgres import Postgres
@@ -99,22 +101,6 @@ class Track:
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.frontend_port}"
-
-
-def _toml(data: dict[str, Any]) -> str:
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return repr(v)
-
-    top = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
-    tables = [f"\n[{k}]\n" + "\n".join(f"{kk} = {value(vv)}" for kk, vv in v.items())
-              for k, v in data.items() if isinstance(v, dict)]
-    return "\n".join(top) + "\n" + "\n".join(tables) + "\n"
 
 
 class Cluster:
@@ -192,7 +178,7 @@ class Cluster:
                    "central_port": self.bridge_ports.get(track.name, self.tls_port),
                    "cafile": str(folder / "cluster-ca.pem"), "password": track.password}
         track.config = folder / "pitwall.toml"
-        track.config.write_text(_toml({
+        track.config.write_text(tomli_w.dumps({
             **base, "data_dir": str(folder / "data"),
             "mqtt": {"port": port}, "cluster": cluster, **sections}))
         from pitwall import settings as settings_mod
@@ -210,7 +196,8 @@ class Cluster:
                    "mqtt": {"port": self.local_port, "topic_root": track.central_root},
                    **{k: v for k, v in sections.items() if k != "mqtt"}}
         archive_cfg = folder / "archive.toml"
-        archive_cfg.write_text(_toml({**central, "data_dir": str(folder / "archive-data")}))
+        archive_cfg.write_text(
+            tomli_w.dumps({**central, "data_dir": str(folder / "archive-data")}))
         track.archive = self._pitwall(f"{track.name}-archive", archive_cfg, "archive")
         _wait_log(track.archive, "archiving", "the archive writer")  # its tables exist
         for i in range(1, self.replica_count + 1):
@@ -220,11 +207,11 @@ class Cluster:
             # Clients come through HAProxy (X-Forwarded-For believed from it alone), and
             # none is "the box itself": every director logs in with the challenge. Wired
             # replicas spend no CPU or memory compressing frames (api.live_deflate).
-            cfg.write_text(_toml({**central, "data_dir": str(folder / "api-data"),
-                                  "api": {"host": HOST, "port": api_port,
-                                          "trusted_proxies": [HOST], "local_clients": [],
-                                          "live_deflate": False,
-                                          **sections.get("api", {})}}))
+            cfg.write_text(tomli_w.dumps({
+                **central, "data_dir": str(folder / "api-data"),
+                "api": {"host": HOST, "port": api_port, "trusted_proxies": [HOST],
+                        "local_clients": [], "live_deflate": False,
+                        **sections.get("api", {})}}))
             track.replica_configs.append(cfg)
             track.replica_ports.append(api_port)
             track.replicas.append(self._pitwall(f"{track.name}-api-{i}", cfg, "api"))
