@@ -23,7 +23,7 @@ import pytest
 
 from pitwall import contract
 from pitwall.core import SECOND
-from pitwall.laps import space, store
+from pitwall.laps import engine, space, store
 
 from ..conftest import make_settings
 from ..support import MqttProbe
@@ -146,7 +146,7 @@ def test_full_partition_degrades_reports_once_recovers_and_loses_no_pass(
         assert [s for s in probe.on(status) if s != contract.ONLINE] == [contract.DEGRADED]
         # The WAL was checkpointed and cut back.
         wal = small_disk / "pitwall.db-wal"
-        assert not wal.exists() or wal.stat().st_size <= store.WAL_LIMIT
+        assert not wal.exists() or wal.stat().st_size <= engine.WAL_LIMIT
     finally:
         keep_full.halt.set()
         running.stop()

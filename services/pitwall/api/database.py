@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from peewee import CharField, Database, DoubleField, ForeignKeyField, IntegerField, TextField
 
-from pitwall.laps import store
+from pitwall.laps import engine, store
 from pitwall.settings import Settings
 
 
@@ -87,4 +87,4 @@ def open_database(settings: Settings) -> Database:
 def ensure_tables(db: Database) -> None:
     """Create the setup tables a database lacks (a new one, or a restored older backup)."""
     with db.connection_context():
-        store.create_tables(db, SETUP_MODELS)
+        engine.create_tables(db, SETUP_MODELS)

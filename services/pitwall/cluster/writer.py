@@ -37,7 +37,7 @@ from peewee import BigIntegerField, CharField, CompositeKey, DoubleField
 
 from pitwall import contract
 from pitwall.bus import Bus
-from pitwall.laps import store
+from pitwall.laps import engine, store
 from pitwall.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ _decoder = msgspec.json.Decoder(contract.Journal)
 def open_archive(settings: Settings) -> peewee.Database:
     db = store.open_database(settings.data_dir, settings.database_url)
     db.bind(ARCHIVE_MODELS)
-    store.create_tables(db, ARCHIVE_MODELS)
+    engine.create_tables(db, ARCHIVE_MODELS)
     return db
 
 

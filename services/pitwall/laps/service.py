@@ -33,7 +33,7 @@ from pitwall.bus import Bus
 from pitwall.bus.mqtt import clip
 from pitwall.core import ControlKind, Crossing, Kind, Outcome, Race
 from pitwall.core.records import Records, records
-from pitwall.laps import store
+from pitwall.laps import engine, store
 from pitwall.laps.commands import CommandHandler
 from pitwall.laps.heats import HeatRunner
 from pitwall.laps.journal import Outbox
@@ -155,7 +155,7 @@ class LapService:
             yield
             return
         try:
-            with store.atomic(self.db):  # raises the real error, not the failed rollback
+            with engine.atomic(self.db):  # raises the real error, not the failed rollback
                 yield
                 if self.outbox is not None:
                     self.outbox.write()
@@ -275,7 +275,7 @@ class LapService:
             except peewee.OperationalError as exc:
                 # Disk full, I/O error, database locked: keep the message (unacknowledged:
                 # the broker keeps it too), retry later.
-                again_now = self.storage.failed(msg, store.storage_cause(exc), delay)
+                again_now = self.storage.failed(msg, engine.storage_cause(exc), delay)
                 self.restore()
                 if not again_now:
                     self._back_off(delay)

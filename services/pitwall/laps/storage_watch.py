@@ -19,7 +19,7 @@ from paho.mqtt.client import MQTTMessage
 
 from pitwall import contract
 from pitwall.bus import Bus
-from pitwall.laps import store
+from pitwall.laps import engine
 from pitwall.laps.space import MIB, Space
 from pitwall.settings import Settings
 
@@ -52,7 +52,7 @@ class StorageWatch:
         """A write failed with ``cause``. The first failure of an episode says so once:
         log, a report on errors and status ``degraded`` (passes wait at the broker). On a
         full partition the reserve is freed and the WAL checkpointed. True: retry now."""
-        full = store.is_full(cause)
+        full = engine.is_full(cause)
         what = "storage full" if full else "storage error"
         if self.trouble is None:
             log.error("storage error (%s: %s); message kept, retrying in %.1f s", what, cause,
@@ -106,9 +106,9 @@ class StorageWatch:
     def _checkpoint(self) -> None:
         """Copy the WAL into the database and truncate it (SQLite; never fails)."""
         try:
-            result = store.checkpoint(self._db())
+            result = engine.checkpoint(self._db())
         except peewee.OperationalError as exc:
-            log.info("WAL checkpoint failed: %s", store.storage_cause(exc))
+            log.info("WAL checkpoint failed: %s", engine.storage_cause(exc))
             return
         self._checkpointed, self._writes_since_checkpoint = time.monotonic(), False
         log.debug("WAL checkpoint (busy, frames, done): %s", result)
